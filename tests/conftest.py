@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("TZ", "UTC")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from glassbox.embedded.broker import EmbeddedBroker  # noqa: E402
+from glassbox.embedded.broker import EmbeddedBroker
 
 ROOT = Path(__file__).resolve().parent.parent
 

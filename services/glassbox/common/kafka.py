@@ -59,9 +59,7 @@ def ensure_topics(
                 continue
             config = {"retention.ms": str(spec.retention_ms), "cleanup.policy": spec.cleanup_policy}
             try:
-                admin.create_topics(
-                    [NewTopic(name, partitions, pipeline.replication_factor, topic_configs=config)]
-                )
+                admin.create_topics([NewTopic(name, partitions, pipeline.replication_factor, topic_configs=config)])
                 states.append(TopicState(name, partitions, True))
                 log.info("topics.created", topic=name, partitions=partitions)
             except TopicAlreadyExistsError:

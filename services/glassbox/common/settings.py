@@ -133,7 +133,7 @@ class SdkSettings(BaseSettings):
     export_interval_ms: int = Field(200, ge=1)
     """The exporter thread sends what is queued at least this often."""
     max_value_bytes: int = Field(32_768, ge=64)
-    """Cap on one captured value (input, output, message content, attribute); longer values are truncated with a marker."""
+    """Cap in bytes on one captured value (input, output, message, attribute); longer ones are cut with a marker."""
     max_attributes: int = Field(128, ge=1)
     """Cap on attributes per span; extra ones are counted in dropped_attributes_count."""
     max_depth: int = Field(20, ge=1)
@@ -147,7 +147,7 @@ class SdkSettings(BaseSettings):
     delivery_timeout_ms: int = Field(30_000, ge=1)
     """How long kafka-python keeps retrying a message before it is reported undeliverable."""
     buffer_memory_bytes: int = Field(32 * 1024 * 1024, ge=1024 * 1024)
-    """kafka-python's own buffer for messages not yet acknowledged."""
+    """Bytes sent to the broker but not yet acknowledged; above it spans wait in the SDK's buffer."""
     shutdown_timeout_s: float = Field(5.0, ge=0.0)
     """How long the atexit hook waits for queued spans to be delivered."""
     redact_builtin: str = "email,phone,card,secret"
@@ -156,6 +156,12 @@ class SdkSettings(BaseSettings):
     """Comma-separated field or key names whose values are replaced entirely (e.g. password,ssn)."""
     drop_warning_interval_s: float = Field(10.0, gt=0)
     """At most one 'spans dropped' warning per this many seconds."""
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> SdkSettings:
+        if self.delivery_timeout_ms <= self.linger_ms + 500:
+            raise ValueError("GLASSBOX_SDK_DELIVERY_TIMEOUT_MS must exceed GLASSBOX_SDK_LINGER_MS by more than 500 ms")
+        return self
 
 
 class ClickHouseSettings(BaseSettings):

@@ -270,7 +270,7 @@ class SpanBase(_Model):
     start_time_unix_nano: int = Field(ge=MIN_TIME_NS, lt=MAX_TIME_NS)
     end_time_unix_nano: int = Field(ge=MIN_TIME_NS, lt=MAX_TIME_NS)
     status: Status = Field(default_factory=Status)
-    resource: Resource = Field(default_factory=Resource)  # type: ignore[arg-type]
+    resource: Resource = Field(default_factory=Resource)
     session_id: str | None = Field(None, max_length=256)
     """Groups traces of one conversation (gen_ai.conversation.id)."""
     user_id: str | None = Field(None, max_length=256)
@@ -321,12 +321,12 @@ class PlainSpan(SpanBase):
 
 class GenerationSpan(SpanBase):
     kind: Literal[SpanKind.GENERATION] = SpanKind.GENERATION
-    payload: GenerationPayload = Field(default_factory=GenerationPayload)  # type: ignore[arg-type]
+    payload: GenerationPayload = Field(default_factory=GenerationPayload)
 
 
 class RetrievalSpan(SpanBase):
     kind: Literal[SpanKind.RETRIEVAL] = SpanKind.RETRIEVAL
-    payload: RetrievalPayload = Field(default_factory=RetrievalPayload)  # type: ignore[arg-type]
+    payload: RetrievalPayload = Field(default_factory=RetrievalPayload)
 
 
 class ToolSpan(SpanBase):
@@ -336,12 +336,12 @@ class ToolSpan(SpanBase):
 
 class AgentSpan(SpanBase):
     kind: Literal[SpanKind.AGENT] = SpanKind.AGENT
-    payload: AgentPayload = Field(default_factory=AgentPayload)  # type: ignore[arg-type]
+    payload: AgentPayload = Field(default_factory=AgentPayload)
 
 
 class EmbeddingSpan(SpanBase):
     kind: Literal[SpanKind.EMBEDDING] = SpanKind.EMBEDDING
-    payload: EmbeddingPayload = Field(default_factory=EmbeddingPayload)  # type: ignore[arg-type]
+    payload: EmbeddingPayload = Field(default_factory=EmbeddingPayload)
 
 
 class GuardrailSpan(SpanBase):

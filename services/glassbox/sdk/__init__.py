@@ -1,0 +1,1 @@
+"""The Glassbox tracing SDK. See :mod:`glassbox` for the public API."""
