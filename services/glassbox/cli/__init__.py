@@ -1,0 +1,1 @@
+"""The `glassbox` command line: one command group per concern."""

@@ -55,6 +55,8 @@ class Decoded:
     rejected: list[Rejected] = field(default_factory=list)
     indexes: list[int] = field(default_factory=list)
     """Position in the message of each accepted span (parallel to ``spans``)."""
+    elements: list[dict[str, Any]] = field(default_factory=list)
+    """The decoded JSON object of each accepted span, as received (parallel to ``spans``)."""
 
 
 def summarize_validation_error(exc: ValidationError, limit: int = 5) -> str:
@@ -148,6 +150,7 @@ def decode_span_message(
         else:
             out.spans.append(rejected)
             out.indexes.append(index if not whole else 0)
+            out.elements.append(element)
     return out
 
 

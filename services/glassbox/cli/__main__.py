@@ -1,0 +1,3 @@
+from glassbox.cli.main import main
+
+main()

@@ -1,0 +1,44 @@
+"""The configuration reference, generated from the settings classes (the README embeds it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic_settings import BaseSettings
+
+from glassbox.common.settings import ALL_SECTIONS
+
+
+def rows(cls: type[BaseSettings]) -> list[tuple[str, str, str, str]]:
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    out = []
+    for name, field in cls.model_fields.items():
+        annotation = getattr(field.annotation, "__name__", None) or str(field.annotation)
+        annotation = annotation.replace("typing.", "").replace("pathlib.", "")
+        default: Any = field.default
+        if hasattr(default, "value"):
+            default = default.value
+        shown = "" if default is None else str(default)
+        out.append((f"{prefix}{name}".upper(), annotation, shown, (field.description or "").strip()))
+    return out
+
+
+def render(markdown: bool = False) -> str:
+    lines: list[str] = []
+    for cls in ALL_SECTIONS:
+        title = (cls.__doc__ or cls.__name__).strip().splitlines()[0]
+        if markdown:
+            lines += [
+                f"#### {cls.__name__}: {title}",
+                "",
+                "| variable | type | default | meaning |",
+                "| --- | --- | --- | --- |",
+            ]
+            for env, kind, default, doc in rows(cls):
+                lines.append(f"| `{env}` | {kind} | `{default}` | {doc} |")
+        else:
+            lines.append(f"[{cls.__name__}] {title}")
+            for env, kind, default, doc in rows(cls):
+                lines.append(f"  {env} ({kind}, default {default!r}): {doc}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,55 @@
+"""Building faust apps from Glassbox settings (shared by the assembler and the evaluators)."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from glassbox.common.kafka import ssl_context
+from glassbox.common.settings import KafkaSettings, PipelineSettings
+
+
+def broker_credentials(kafka: KafkaSettings) -> Any:
+    """faust credentials for SASL/SSL clusters, or None for PLAINTEXT."""
+    import faust
+
+    context: ssl.SSLContext | None = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl_context(kafka)
+    if kafka.security_protocol.startswith("SASL"):
+        mechanism = (kafka.sasl_mechanism or "PLAIN").upper()
+        return faust.SASLCredentials(
+            username=kafka.sasl_username, password=kafka.sasl_password, ssl_context=context, mechanism=mechanism
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def create_app(app_id: str, kafka: KafkaSettings, pipeline: PipelineSettings, **overrides: Any) -> Any:
+    """A faust App with Glassbox's defaults: in-memory table store backed by changelogs, no web server,
+    earliest offset reset, batching-friendly buffers, and the configured session timeout."""
+    import faust
+
+    options: dict[str, Any] = {
+        "broker": [f"kafka://{server}" for server in kafka.servers],
+        "broker_credentials": broker_credentials(kafka),
+        "broker_client_id": kafka.client_id,
+        "store": "memory://",
+        "web_enabled": False,
+        "autodiscover": False,
+        "topic_partitions": pipeline.spans_partitions,
+        "topic_replication_factor": pipeline.replication_factor,
+        "consumer_auto_offset_reset": "earliest",
+        "broker_session_timeout": pipeline.session_timeout_s,
+        "broker_request_timeout": max(pipeline.session_timeout_s + 10.0, 40.0),
+        "broker_heartbeat_interval": min(3.0, pipeline.session_timeout_s / 3),
+        "broker_max_poll_records": 10_000,
+        "consumer_max_fetch_size": 16 * 1024 * 1024,
+        "stream_buffer_maxsize": 20_000,
+        "table_standby_replicas": 0,
+        "producer_max_request_size": 8 * 1024 * 1024,
+        "producer_compression_type": "gzip",
+    }
+    options.update(overrides)
+    return faust.App(app_id, **options)
