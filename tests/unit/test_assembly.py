@@ -113,7 +113,7 @@ def test_assembled_trace_takes_trace_fields_from_the_root_and_validates() -> Non
     assert (model.user_id, model.tags, model.input, model.output) == ("u1", ["x"], {"q": "hi"}, "bye")
     assert model.models == ["gpt-4o"] and model.prompt_versions == ["qa@2"]
     assert model.has_error and model.service_name == "svc" and model.environment == "prod"
-    assert [s.span_id for s in model.spans][0] == "a" * 16
+    assert model.spans[0].span_id == "a" * 16
 
 
 def test_state_dedups_replays_and_replaces_changed_spans() -> None:

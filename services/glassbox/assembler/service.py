@@ -56,7 +56,7 @@ class AssemblerStats:
     by_reason: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return dict(self.__dict__)
 
 
 def partition_for(key: bytes, partitions: int) -> int:

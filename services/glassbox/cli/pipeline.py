@@ -1,11 +1,11 @@
-"""`glassbox topics`, `glassbox migrate`, `glassbox assembler`, `glassbox sink`, `glassbox worker`: production services."""
+"""Production services: `glassbox topics`, `migrate`, `assembler`, `sink`, `worker`."""
 
 from __future__ import annotations
 
 import typer
 
 from glassbox.common.logging import configure
-from glassbox.common.settings import ClickHouseSettings, KafkaSettings, PipelineSettings, load
+from glassbox.common.settings import KafkaSettings, PipelineSettings, load
 
 
 def register(app: typer.Typer) -> None:
