@@ -223,6 +223,14 @@ class Assembler:
             except Exception as exc:  # keep the timer alive; the states stay in the table and are retried
                 log.exception("assembler.emit_failed", error=repr(exc))
 
+    async def flush_all(self) -> int:
+        """Emit every trace with unemitted spans now (complete when its root arrived), e.g. before a
+        clean shutdown of the embedded stack whose in-memory broker would otherwise lose them."""
+        async with self._lock:
+            active = self._active_partitions()
+            keys = [k for k, raw in list(self.table.items()) if raw and partition_for(k, self.partitions) in active]
+            return await self._emit(keys, self.clock(), force=True)
+
     async def emit_due(self) -> int:
         """Emit every trace that is due; returns how many were emitted."""
         active = self._active_partitions()
@@ -237,15 +245,19 @@ class Assembler:
             if self._deadline.get(key) == when:
                 del self._deadline[key]
                 due.append(key)
+        due = [k for k in due if partition_for(k, self.partitions) in active]  # moved partitions: another worker
+        return await self._emit(due, now)
+
+    async def _emit(self, keys: list[bytes], now: int, force: bool = False) -> int:
         pending: list[tuple[bytes, TraceState, Any, bool]] = []
-        for key in due:
-            if partition_for(key, self.partitions) not in active:
-                continue  # the partition moved to another worker, which rebuilds its own index
+        for key in keys:
             raw = self.table.get(key)
             if not raw:
                 continue
             state = TraceState.from_bytes(raw)
             decision, when = decide(state, now, self.timing)
+            if force and state.dirty:
+                decision = Decision.EMIT_COMPLETE if state.has_root else Decision.EMIT_INCOMPLETE
             if decision is Decision.WAIT:
                 self._schedule(key, when)
             elif decision is Decision.EVICT:

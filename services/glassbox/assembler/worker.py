@@ -22,5 +22,5 @@ def run_worker(app: Any, services: Sequence[Any] = (), loglevel: str | None = No
     import faust
 
     level = (loglevel or os.environ.get("GLASSBOX_LOG_LEVEL", "warning")).lower()
-    worker = faust.Worker(app, *services, loglevel=level, quiet=True)
+    worker = faust.Worker(app, *services, loglevel=level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

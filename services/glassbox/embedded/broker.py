@@ -50,9 +50,11 @@ def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
 class EmbeddedBroker:
     """A Tansu broker process on 127.0.0.1. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, port: int = 0, log_path: Path | None = None) -> None:
+    def __init__(self, port: int = 0, log_path: Path | None = None, cluster_id: str | None = None) -> None:
         self.port = port or free_port()
         self.log_path = log_path
+        self.cluster_id = cluster_id
+        """A fresh id per broker start tells consumers that offsets from an earlier (lost) log do not apply."""
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: object | None = None
 
@@ -84,6 +86,8 @@ class EmbeddedBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
+        if self.cluster_id:
+            cmd += ["--cluster-id", self.cluster_id]
         out: int | object = subprocess.DEVNULL
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
