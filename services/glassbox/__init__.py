@@ -23,6 +23,7 @@ litellm is only touched by :func:`instrument_litellm`.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from glassbox.sdk.client import Client, get_client, init
@@ -70,13 +71,23 @@ __all__ = [
 ]
 
 
+def _wait_for_litellm(timeout: float) -> None:
+    """litellm logs calls on background threads: let the last ones reach the SDK first (if instrumented)."""
+    module = sys.modules.get("glassbox.sdk.litellm")
+    logger = module.installed() if module is not None else None
+    if logger is not None:
+        logger.wait_idle(min(timeout, 2.0))
+
+
 def flush(timeout: float = 5.0) -> bool:
     """Deliver every span ended so far; True when all were acknowledged within ``timeout`` seconds."""
+    _wait_for_litellm(timeout)
     return get_client().flush(timeout)
 
 
 def shutdown(timeout: float | None = None) -> None:
     """Flush and stop exporting (also done automatically at interpreter exit)."""
+    _wait_for_litellm(2.0 if timeout is None else timeout)
     get_client().shutdown(timeout)
 
 

@@ -6,6 +6,7 @@ import atexit
 import contextvars
 import os
 import random
+import sys
 import threading
 from typing import Any
 
@@ -213,6 +214,10 @@ def _atexit() -> None:
     client = _client
     if client is not None:
         try:
+            litellm_capture = sys.modules.get("glassbox.sdk.litellm")
+            logger = litellm_capture.installed() if litellm_capture is not None else None
+            if logger is not None:
+                logger.wait_idle(2.0)
             client.shutdown()
         except Exception:
             pass
