@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tests.support.fake_llm import litellm_module_fixture  # noqa: F401
-from tests.support.kafka import consume_span_events, spans_topic, validate_span_event
 
 import glassbox
 from glassbox.common.kafka import ensure_topics
@@ -25,6 +23,8 @@ from glassbox.devtools.fake_llm_openai import count_tokens
 from glassbox.embedded.broker import EmbeddedBroker
 from glassbox.models.topics import SPANS
 from glassbox.sdk import litellm as capture_mod
+from tests.support.fake_llm import litellm_module_fixture  # noqa: F401
+from tests.support.kafka import consume_span_events, spans_topic, validate_span_event
 
 Event = dict[str, Any]
 pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.support.fake_llm import litellm_module_fixture  # noqa: F401
 
 from glassbox.devtools import FakeLLM, Fault, LLMRequest, Rule, ToolCall
+from tests.support.fake_llm import litellm_module_fixture  # noqa: F401
 
 USER = [{"role": "user", "content": "What is the capital of France?"}]
 pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")
