@@ -66,7 +66,7 @@ def emit_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, title: 
         return
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([[_cell(v) for v in row] for row in rows])
         sys.stdout.write(buffer.getvalue())
@@ -77,6 +77,33 @@ def emit_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, title: 
     for row in rows:
         table.add_row(*(_cell(v) for v in row))
     Console().print(table)
+
+
+TABLE_COLUMNS = ("trace_id", "start", "name", "service", "duration_ms", "spans", "llm_calls", "tokens", "cost_usd",
+                 "errors", "user_id", "categories")  # fmt: skip
+
+
+def compact_traces(columns: list[str], rows: list[tuple[Any, ...]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The columns that fit a terminal, with short ids and times (CSV and JSON keep everything)."""
+    index = {name: i for i, name in enumerate(columns)}
+    out = []
+    for row in rows:
+        values = []
+        for name in TABLE_COLUMNS:
+            value = row[index[name]]
+            if name == "trace_id":
+                value = str(value)[:12]
+            elif name == "start" and isinstance(value, datetime):
+                value = value.strftime("%m-%d %H:%M:%S")
+            elif name == "duration_ms":
+                value = f"{float(value):.0f}"
+            elif name == "cost_usd":
+                value = f"{float(value):.5f}"
+            elif name == "categories":
+                value = ", ".join(value or ())
+            values.append(value)
+        out.append(tuple(values))
+    return [c.replace("_ms", " ms").replace("_usd", " $").replace("llm_calls", "llm") for c in TABLE_COLUMNS], out
 
 
 def register(app: typer.Typer) -> None:
@@ -138,7 +165,10 @@ def register(app: typer.Typer) -> None:
             _fail_query(exc)
             return
         rows = list(result.result_rows)
-        emit_rows(list(result.column_names), rows, fmt, title=f"{len(rows)} trace(s) from {where}")
+        columns = list(result.column_names)
+        if fmt == "table":
+            columns, rows = compact_traces(columns, rows)
+        emit_rows(columns, rows, fmt, title=f"{len(rows)} trace(s) from {where}")
 
     @app.command("trace")
     def trace(
@@ -150,6 +180,7 @@ def register(app: typer.Typer) -> None:
         from glassbox.cli.waterfall import render_trace
 
         db = _database()
+        trace_id = trace_id.strip().lower()
         client, _ = _reader(data_dir)
         try:
             if len(trace_id) < 32:

@@ -25,7 +25,7 @@ def _register() -> None:
 
     contract.register(app)
     pipeline.register(app)
-    for name in ("embedded", "inspect", "evaluate", "alerts", "datasets"):
+    for name in ("embedded", "demo", "inspect", "evaluate", "alerts", "datasets"):
         try:
             module = __import__(f"glassbox.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

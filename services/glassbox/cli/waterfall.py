@@ -41,6 +41,8 @@ def _json(text: Any) -> Any:
 def _short(value: Any, limit: int = 90) -> str:
     if value is None:
         return ""
+    if isinstance(value, dict) and value.get("glassbox.truncated"):
+        return f"[cut from {value.get('original_bytes')} bytes] " + _short(value.get("preview"), max(limit - 30, 10))
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -132,43 +134,64 @@ def _detail(span: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def payload_details(spans: list[dict[str, Any]]) -> list[RenderableType]:
-    """Retrieved documents with scores, tool arguments and results, generations' output."""
-    blocks: list[RenderableType] = []
+def payload_lines(spans: list[dict[str, Any]]) -> list[Text]:
+    """One line per interesting payload (retrieved documents with scores, tool calls, generations' I/O);
+    consecutive repeats are folded into one line with a count."""
+    lines: list[Text] = []
     for _, span in order_tree(spans):
-        kind = span.get("Kind")
         payload = _json(span.get("Payload")) or {}
         if not isinstance(payload, dict):
             continue
-        lines = Text()
-        if kind == "retrieval":
-            lines.append(f"query: {_short(payload.get('glassbox.retrieval.query'))}\n", style="cyan")
-            docs = payload.get("glassbox.retrieval.documents") or []
-            if not docs:
-                lines.append("no documents retrieved\n", style="bold red")
-            for doc in docs[:8]:
-                score = doc.get("score")
-                shown = f"{score:.3f}" if isinstance(score, int | float) else "  -  "
-                lines.append(f"  [{shown}] {doc.get('id') or '-'}: {_short(doc.get('content'), 80)}\n")
-        elif kind == "tool":
-            lines.append(f"arguments: {_short(payload.get('gen_ai.tool.call.arguments'), 120)}\n", style="yellow")
-            if payload.get("glassbox.tool.error"):
-                lines.append(f"error: {_short(payload.get('glassbox.tool.error'), 120)}\n", style="bold red")
-            else:
-                lines.append(f"result: {_short(payload.get('gen_ai.tool.call.result'), 120)}\n")
-        elif kind == "generation":
-            messages = payload.get("gen_ai.input.messages") or []
-            last = next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), None)
-            if last:
-                lines.append(f"user: {_short(last.get('content'), 120)}\n", style="magenta")
-            completion = payload.get("glassbox.completion")
-            if completion is not None:
-                lines.append(f"output: {_short(completion, 160)}\n")
-        if lines:
-            blocks.append(
-                Panel(lines, title=f"{span['SpanName']} ({span['SpanId'][:8]})", title_align="left", expand=True)
-            )
-    return blocks
+        lines.extend(_span_lines(span, payload))
+    folded: list[Text] = []
+    repeats = 0
+    for line in lines:
+        if folded and line.plain == folded[-1].plain.split("  (×")[0]:
+            repeats += 1
+            base = folded[-1].plain.split("  (×")[0]
+            folded[-1] = Text(f"{base}  (×{repeats + 1})", style=folded[-1].style)
+            continue
+        repeats = 0
+        folded.append(line)
+    return folded
+
+
+def _span_lines(span: dict[str, Any], payload: dict[str, Any]) -> list[Text]:
+    kind, name = span.get("Kind"), span["SpanName"]
+    out: list[Text] = []
+    if kind == "retrieval":
+        docs = payload.get("glassbox.retrieval.documents") or []
+        query = _short(payload.get("glassbox.retrieval.query"), 60)
+        if not docs:
+            out.append(Text(f"{name}: query {query!r} → no documents retrieved", style="bold red"))
+        else:
+            out.append(Text(f"{name}: query {query!r} → {len(docs)} documents", style="cyan"))
+        for doc in docs[:6]:
+            score = doc.get("score")
+            shown = f"{score:.3f}" if isinstance(score, int | float) else "  -  "
+            out.append(Text(f"    [{shown}] {doc.get('id') or '-'}: {_short(doc.get('content'), 90)}"))
+    elif kind == "tool":
+        args = _short(payload.get("gen_ai.tool.call.arguments"), 80)
+        if payload.get("glassbox.tool.error"):
+            out.append(Text(f"{name}({args}) → error: {_short(payload['glassbox.tool.error'], 90)}", style="red"))
+        else:
+            out.append(Text(f"{name}({args}) → {_short(payload.get('gen_ai.tool.call.result'), 90)}", style="yellow"))
+    elif kind == "generation":
+        messages = payload.get("gen_ai.input.messages") or []
+        last = next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") in ("user", "tool")), None)
+        asked = f"{last.get('role')}: {_short(last.get('content'), 70)}" if last else ""
+        answer = payload.get("glassbox.completion")
+        if answer is None:
+            calls = [
+                c.get("function", {}).get("name")
+                for m in payload.get("gen_ai.output.messages") or []
+                if isinstance(m, dict)
+                for c in (m.get("tool_calls") or [])
+                if isinstance(c, dict)
+            ]
+            answer = f"tool calls: {', '.join(str(c) for c in calls)}" if calls else None
+        out.append(Text(f"{name}: {asked} → {_short(answer, 100)}", style="magenta"))
+    return out
 
 
 def evaluation_table(rows: list[dict[str, Any]]) -> Table | None:
@@ -220,7 +243,9 @@ def render_trace(trace: dict[str, Any], spans: list[dict[str, Any]], evaluations
     if categories:
         header.append("\nfailure categories: " + ", ".join(categories), style="bold red")
     parts: list[RenderableType] = [Panel(header, expand=True), span_table(spans)]
-    parts.extend(payload_details(spans))
+    lines = payload_lines(spans)
+    if lines:
+        parts.append(Panel(Text("\n").join(lines), title="inputs and outputs", title_align="left", expand=True))
     table = evaluation_table(evaluations)
     if table is not None:
         parts.append(table)

@@ -4,9 +4,10 @@ The embedded stack's process owns the chDB data directory, so every other
 process (the CLI, an analyst's notebook, a local Grafana) reads through this
 endpoint. It speaks the subset of ClickHouse's HTTP interface that
 clickhouse-connect and curl use: the query in the ``query`` parameter and/or
-the body, ``param_<name>`` bound parameters, ``database``, ``default_format``
-and a trailing ``FORMAT`` clause. Queries run on a client whose session has
-``readonly=2``: INSERT, ALTER, CREATE and friends fail with ClickHouse's own
+the body, ``param_<name>`` bound parameters (passed to the engine as text, as a
+server would get them), ``database``, ``default_format`` and a trailing
+``FORMAT`` clause. Queries run on a chDB connection of their own whose session
+has ``readonly=2``: INSERT, ALTER, CREATE and friends fail with ClickHouse's own
 READONLY error (code 164). It listens on 127.0.0.1 only.
 """
 
@@ -18,23 +19,26 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from clickhouse_connect.driver.binding import quote_identifier
+
 from glassbox.common.logging import get_logger
 
 log = get_logger("glassbox.query")
 
 _FORMAT_RE = re.compile(r"\bFORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$", re.IGNORECASE)
-_IGNORED_PARAMS = {"query", "database", "default_format", "session_id", "session_timeout", "user", "password"}
 MAX_BODY = 16 * 1024 * 1024
 _EMPTY_SUMMARY = '{"read_rows":"0","read_bytes":"0","written_rows":"0","written_bytes":"0"}'
 
 
 class QueryServer:
-    """Serve read-only queries from ``client`` (a clickhouse-connect client with readonly=2) on 127.0.0.1."""
+    """Serve read-only queries over the chDB data at ``chdb_path`` on 127.0.0.1."""
 
-    def __init__(self, client: Any, port: int = 0, server_version: str = "") -> None:
-        self._client = client
+    def __init__(self, chdb_path: str, port: int = 0) -> None:
+        import chdb
+
+        self._conn = chdb.connect(chdb_path)
+        self._conn.query("SET readonly = 2")
         self._lock = threading.Lock()
-        self._version = server_version
         handler = self._handler_class()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True
@@ -56,10 +60,15 @@ class QueryServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
-
-    def run_query(self, sql: str, params: dict[str, str], settings: dict[str, str], fmt: str) -> bytes:
         with self._lock:
-            return bytes(self._client.raw_query(sql, parameters=params or None, settings=settings or None, fmt=fmt))
+            self._conn.close()
+
+    def run_query(self, sql: str, params: dict[str, str], database: str | None, fmt: str) -> bytes:
+        with self._lock:
+            if database:
+                self._conn.query(f"USE {quote_identifier(database)}")
+            result = self._conn.query(sql, fmt, params=params)
+            return bytes(result.bytes())
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -95,13 +104,9 @@ class QueryServer:
                 fmt = match.group(1) if match else qs.get("default_format", ["TabSeparated"])[0]
                 sql = text[: match.start()].rstrip() if match else text.rstrip().rstrip(";")
                 params = {k[len("param_") :]: v[0] for k, v in qs.items() if k.startswith("param_")}
-                settings = {
-                    k: v[0]
-                    for k, v in qs.items()
-                    if k not in _IGNORED_PARAMS and not k.startswith("param_") and k in _SAFE_SETTINGS
-                }
+                database = qs.get("database", [None])[0]
                 try:
-                    data = server.run_query(sql, params, settings, fmt)
+                    data = server.run_query(sql, params, database, fmt)
                 except Exception as exc:  # ClickHouse's own error text, as a server would send it
                     code = getattr(exc, "code", None) or _code_from_text(str(exc)) or 1002
                     self._error(500, int(code), _clean_error(str(exc)))
@@ -136,25 +141,6 @@ class QueryServer:
                 self.wfile.write(data)
 
         return Handler
-
-
-_SAFE_SETTINGS = frozenset(
-    {
-        "max_result_rows",
-        "max_result_bytes",
-        "max_execution_time",
-        "result_overflow_mode",
-        "output_format_json_quote_64bit_integers",
-        "output_format_json_quote_denormals",
-        "date_time_output_format",
-        "output_format_pretty_max_rows",
-        "final",
-        "max_threads",
-        "use_query_cache",
-        "session_timezone",
-    }
-)
-"""Query settings clients may pass through; everything else (including readonly) is ignored."""
 
 
 def _content_type(fmt: str) -> str:

@@ -199,7 +199,7 @@ def run_stack(
     """Run the embedded stack in the foreground until SIGINT/SIGTERM (blocking)."""
     from glassbox.assembler.service import Assembler
     from glassbox.assembler.worker import run_worker
-    from glassbox.common.clickhouse import reader_client, writer_client
+    from glassbox.common.clickhouse import writer_client
     from glassbox.common.faust_app import create_app
     from glassbox.common.kafka import ensure_topics
     from glassbox.embedded.broker import EmbeddedBroker
@@ -224,7 +224,7 @@ def run_stack(
             ensure_topics(kafka, pipeline)
             writer = writer_client(ch)
             migrate(writer, ch)
-            query = QueryServer(reader_client(ch), port=query_port).start()
+            query = QueryServer(str(paths.clickhouse), port=query_port).start()
             app = create_app(pipeline.assembler_group, kafka, pipeline)
             assembler = Assembler(app, kafka, pipeline)
             extras = extra_services(app, kafka, ch, pipeline) if extra_services else []

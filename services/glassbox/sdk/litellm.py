@@ -228,6 +228,10 @@ def build_fields(
 
     operation = CHAT_CALLS[call_type]
     fields["operation"] = operation
+    metadata = _call_metadata(kwargs)
+    for key in ("prompt_name", "prompt_version"):
+        if metadata.get(key) is not None:
+            fields[key] = str(metadata[key])
     fields["streamed"] = bool(kwargs.get("stream"))
     messages = kwargs.get("messages")
     if capture_io and messages is not None:
@@ -258,7 +262,16 @@ def build_fields(
             first, start = to_ns(kwargs.get("completion_start_time")), to_ns(kwargs.get("start_time"))
             if first is not None and start is not None and first >= start:
                 fields["time_to_first_token_ms"] = (first - start) / 1_000_000
-    return "generation", f"{operation} {model}".strip(), fields, envelope_input
+    name = metadata.get("generation_name")
+    return "generation", str(name) if name else f"{operation} {model}".strip(), fields, envelope_input
+
+
+def _call_metadata(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The ``metadata`` the app passed to litellm (``prompt_name``, ``prompt_version``, ``generation_name``)."""
+    for source in (_get(kwargs.get("litellm_params"), "metadata"), kwargs.get("metadata")):
+        if isinstance(source, dict):
+            return source
+    return {}
 
 
 # ---------------------------------------------------------------------- the callback
