@@ -49,6 +49,25 @@ def evaluation_id(trace_id: str, trace_version: int, evaluator: str, evaluator_v
     return digest[:32]
 
 
+class RouteBaseline(_Model):
+    """Rolling figures of a route (service + root span name) before this trace, computed by the sampler.
+
+    The spike rules compare the trace against ``p99 × k``; with fewer than the configured minimum
+    samples they report that the baseline is still warming up.
+    """
+
+    route: str
+    """service_name/root span name."""
+    samples: int = Field(0, ge=0)
+    """Traces of the route in the window (this one excluded)."""
+    window_s: float = Field(0.0, ge=0)
+    """Length of the rolling window in seconds."""
+    latency_p99_ms: float | None = None
+    tokens_p99: float | None = None
+    """p99 of input + output tokens per trace."""
+    cost_p99_usd: float | None = None
+
+
 class EvaluationRequest(_Model):
     """A sampled trace sent to the evaluator workers."""
 
@@ -59,6 +78,8 @@ class EvaluationRequest(_Model):
     not_before_unix_nano: int = 0
     """Evaluate no earlier than this (a binding's delay)."""
     requested_at_unix_nano: int = 0
+    baseline: RouteBaseline | None = None
+    """The route's rolling latency / token / cost figures, for the spike rules (None: not computed)."""
 
 
 class EvaluationResult(_Model):
