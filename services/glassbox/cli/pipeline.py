@@ -26,3 +26,45 @@ def register(app: typer.Typer) -> None:
         configure()
         app_, _ = build_assembler_app(load(KafkaSettings), load(PipelineSettings))
         run_worker(app_)
+
+    @app.command("worker")
+    def worker(
+        query_port: int | None = typer.Option(
+            None, help="With a chdb:// ClickHouse URL: serve the read-only query endpoint on this loopback port."
+        ),
+    ) -> None:
+        """Run the whole pipeline in one process: assembler, sink and evaluators (when installed)."""
+        from glassbox.common.settings import ClickHouseSettings
+        from glassbox.pipeline import default_extras, run_pipeline
+
+        configure()
+        run_pipeline(
+            load(KafkaSettings),
+            load(ClickHouseSettings),
+            load(PipelineSettings),
+            query_port=query_port,
+            extra_services=default_extras(),
+        )
+
+    @app.command("sink")
+    def sink() -> None:
+        """Run the sink: spans, traces, evaluation results and dead letters → ClickHouse (migrates first)."""
+        from glassbox.common.settings import ClickHouseSettings
+        from glassbox.sink.runner import run_sink
+
+        configure()
+        run_sink(load(KafkaSettings), load(ClickHouseSettings), load(PipelineSettings))
+
+    @app.command("migrate")
+    def migrate() -> None:
+        """Apply pending ClickHouse migrations (idempotent) and print what was applied."""
+        from glassbox.common.clickhouse import writer_client
+        from glassbox.common.settings import ClickHouseSettings
+        from glassbox.sink.migrations import migrate as apply
+
+        configure()
+        settings = load(ClickHouseSettings)
+        applied = apply(writer_client(settings), settings)
+        for name in applied:
+            typer.echo(f"applied {name}")
+        typer.echo(f"{len(applied)} migration(s) applied; database {settings.database} is up to date")

@@ -7,9 +7,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from glassbox.embedded.stack import StackInfo, StackRunningError, files, run_stack, running_stack
+from glassbox.pipeline import default_extras
 
 
 def start_foreground(data_dir: Path | str, kafka_port: int = 0, query_port: int = 0) -> None:
@@ -27,19 +27,12 @@ def start_foreground(data_dir: Path | str, kafka_port: int = 0, query_port: int 
         )
 
     try:
-        run_stack(data_dir, kafka_port=kafka_port, query_port=query_port, extra_services=_extras(), announce=announce)
+        run_stack(
+            data_dir, kafka_port=kafka_port, query_port=query_port, extra_services=default_extras(), announce=announce
+        )
     except StackRunningError as exc:
         print(f"glassbox: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-
-
-def _extras() -> Any:
-    """Evaluators join the embedded stack when their package is present."""
-    try:
-        from glassbox.evaluators.embedded import embedded_services
-    except ImportError:
-        return None
-    return embedded_services
 
 
 def spawn_background(data_dir: Path | str, timeout: float = 120.0) -> tuple[subprocess.Popen[bytes], StackInfo]:

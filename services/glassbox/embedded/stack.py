@@ -17,7 +17,6 @@ data in memory only.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import json
@@ -142,50 +141,6 @@ def stop_stack(data_dir: Path | str, timeout: float = 60.0) -> StackInfo | None:
     raise TimeoutError(f"the stack ({info.describe()}) did not stop within {timeout:.0f}s")
 
 
-class _StackService:
-    """Runs the sink and the query endpoint beside the faust app, and drains on the way out."""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # build a mode.Service subclass lazily (faust import)
-        import mode
-
-        class StackService(mode.Service):
-            def __init__(self, sink: Any, assembler: Any, query: Any, extras: list[Any], on_ready: Callable[[], None]):
-                super().__init__()
-                self.sink, self.assembler, self.query, self.extras = sink, assembler, query, extras
-                self.on_ready = on_ready
-                self._task: asyncio.Task[None] | None = None
-
-            async def on_start(self) -> None:
-                self._task = asyncio.ensure_future(self.sink.run())
-                for extra in self.extras:
-                    await extra.start()
-                self.add_future(self._announce_when_ready())
-
-            async def _announce_when_ready(self) -> None:
-                await self.sink.started.wait()
-                self.on_ready()
-
-            async def on_stop(self) -> None:
-                log.info("stack.draining")
-                for extra in self.extras:
-                    with contextlib.suppress(Exception):
-                        await extra.drain()
-                with contextlib.suppress(Exception):
-                    emitted = await self.assembler.flush_all()
-                    log.info("stack.flushed_traces", traces=emitted)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.sink.drain(), timeout=60)
-                for extra in self.extras:
-                    with contextlib.suppress(Exception):
-                        await extra.stop()
-                await self.sink.stop()
-                if self._task is not None:
-                    with contextlib.suppress(Exception):
-                        await self._task
-
-        return StackService(*args, **kwargs)
-
-
 def run_stack(
     data_dir: Path | str,
     *,
@@ -197,15 +152,9 @@ def run_stack(
     announce: Callable[[StackInfo], None] | None = None,
 ) -> None:
     """Run the embedded stack in the foreground until SIGINT/SIGTERM (blocking)."""
-    from glassbox.assembler.service import Assembler
-    from glassbox.assembler.worker import run_worker
-    from glassbox.common.clickhouse import writer_client
-    from glassbox.common.faust_app import create_app
     from glassbox.common.kafka import ensure_topics
     from glassbox.embedded.broker import EmbeddedBroker
-    from glassbox.embedded.query_server import QueryServer
-    from glassbox.sink.consumer import Sink
-    from glassbox.sink.migrations import migrate
+    from glassbox.pipeline import run_pipeline
 
     pipeline = pipeline or PipelineSettings()
     if "GLASSBOX_PIPELINE_SESSION_TIMEOUT_S" not in os.environ:
@@ -218,34 +167,24 @@ def run_stack(
             kafka_port, log_path=paths.logs / "broker.log", cluster_id=f"glassbox-{uuid.uuid4().hex}"
         )
         broker.start()
-        query: QueryServer | None = None
         try:
             kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers)
             ensure_topics(kafka, pipeline)
-            writer = writer_client(ch)
-            migrate(writer, ch)
-            query = QueryServer(str(paths.clickhouse), port=query_port).start()
-            app = create_app(pipeline.assembler_group, kafka, pipeline)
-            assembler = Assembler(app, kafka, pipeline)
-            extras = extra_services(app, kafka, ch, pipeline) if extra_services else []
-            sink = Sink(kafka, ch, pipeline, client_factory=lambda: writer)
-            info = StackInfo(
-                pid=os.getpid(),
-                data_dir=str(paths.data_dir),
-                kafka=broker.bootstrap_servers,
-                query_url=query.url,
-                started_at=time.time(),
-            )
 
-            def ready() -> None:
+            def ready(query_url: str | None) -> None:
+                info = StackInfo(
+                    pid=os.getpid(),
+                    data_dir=str(paths.data_dir),
+                    kafka=broker.bootstrap_servers,
+                    query_url=query_url or "",
+                    started_at=time.time(),
+                )
                 paths.info.write_text(json.dumps(asdict(info)))
                 if announce:
                     announce(info)
 
-            service = _StackService(sink, assembler, query, extras, ready)
-            with contextlib.suppress(SystemExit):
-                run_worker(app, [service])
+            run_pipeline(
+                kafka, ch, pipeline, query_port=query_port, extra_services=extra_services, on_ready=ready, drain=True
+            )
         finally:
-            if query is not None:
-                query.stop()
             broker.stop()
