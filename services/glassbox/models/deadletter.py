@@ -37,6 +37,10 @@ class DeadLetter(_Model):
         return base64.b64decode(self.raw_base64)
 
 
+MAX_RAW_BYTES = 256 * 1024
+"""Raw bytes kept in a dead letter; longer input is cut (the reason says so) to keep the record under Kafka's 1 MB."""
+
+
 def dead_letter_id(source_topic: str, partition: int, offset: int, index: int, stage: str) -> str:
     return hashlib.sha256(f"{stage}:{source_topic}:{partition}:{offset}:{index}".encode()).hexdigest()[:32]
 
@@ -49,7 +53,7 @@ def make_dead_letter(
     partition: int,
     offset: int,
     key: bytes | None,
-    max_raw_bytes: int = 1024 * 1024,
+    max_raw_bytes: int = MAX_RAW_BYTES,
 ) -> DeadLetter:
     """Build the dead-letter record of one rejection. Raw bytes above ``max_raw_bytes`` are cut (and it says so)."""
     raw = rejected.raw
