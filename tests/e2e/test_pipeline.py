@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,30 +154,37 @@ def test_trace_without_root_is_emitted_incomplete_then_completed(
 def test_kill_9_in_the_middle_of_50k_spans_loses_and_duplicates_nothing(
     broker: EmbeddedBroker, tmp_path: Path, unique: str
 ) -> None:
-    """SIGKILL the worker while it ingests 50,000 spans, restart it: every span stored once, every trace once
+    """SIGKILL the worker while 50,000 spans stream in, restart it: every span stored once, every trace once
     at its latest version — counted both with FINAL and without it (the sink skips replayed offsets)."""
     w = PipelineWorker(broker.bootstrap_servers, f"k{unique}.", tmp_path / "w", unique)
     w.create_topics()
     traces, per_trace = 5000, 10
-    producer = KafkaProducer(bootstrap_servers=w.bootstrap, acks="all", linger_ms=20, compression_type="gzip")
-    ids = []
-    for t in range(traces):
-        trace = f"{t + 1:032x}"
-        ids.append(trace)
-        root = f"{t + 1:08x}00000001"
-        spans = [span(trace, root, None, 0, 100, name="job")]
-        spans += [span(trace, f"{t + 1:08x}{i + 2:08x}", root, i, i + 5, "tool", payload={"gen_ai.tool.name": f"t{i}"})
-                  for i in range(per_trace - 1)]  # fmt: skip
-        send(producer, w.topic, trace, spans)
-    producer.flush()
     total = traces * per_trace
 
+    def produce() -> None:
+        producer = KafkaProducer(bootstrap_servers=w.bootstrap, acks="all", linger_ms=20, compression_type="gzip")
+        for t in range(traces):
+            trace = f"{t + 1:032x}"
+            root = f"{t + 1:08x}00000001"
+            spans = [span(trace, root, None, 0, 100, name="job")]
+            spans += [span(trace, f"{t + 1:08x}{i + 2:08x}", root, i, i + 5, "tool", payload={"gen_ai.tool.name": f"t{i}"})
+                      for i in range(per_trace - 1)]  # fmt: skip
+            send(producer, w.topic, trace, spans)
+            if t % 250 == 249:  # about 20 s of steady traffic
+                producer.flush()
+                time.sleep(1.0)
+        producer.flush()
+        producer.close()
+
+    sender = threading.Thread(target=produce, daemon=True)
     w.start()
-    w.wait_until(lambda: worker_spans(w) >= total // 3, timeout=120, what="a third of the spans")
+    sender.start()
+    w.wait_until(lambda: worker_spans(w) >= total // 5, timeout=120, what="a fifth of the spans")
     at_kill = worker_spans(w)
     w.kill()
     assert at_kill < total, "the worker finished before it could be killed; the test proves nothing"
     w.start()
+    sender.join(120)
     w.wait_until(lambda: w.scalar("SELECT count() FROM traces FINAL") == traces, timeout=180, what="every trace")
     w.wait_until(lambda: worker_spans(w) == total, timeout=60, what="every span")
     assert w.scalar("SELECT count() FROM spans FINAL") == total

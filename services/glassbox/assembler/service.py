@@ -96,13 +96,10 @@ class Assembler:
             value_serializer="raw",
             partitions=DEAD_LETTERS.partitions,
         )
-        import faust
-
+        # bytes keys and values: faust picks the raw codec for the table and for its changelog
+        # (a Schema argument would leave the changelog on JSON, and recovery would fail to decode it).
         self.table = app.Table(
-            TABLE_NAME,
-            partitions=self.partitions,
-            schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
-            use_partitioner=True,
+            TABLE_NAME, partitions=self.partitions, key_type=bytes, value_type=bytes, use_partitioner=True
         )
         self.stats = AssemblerStats()
         self._lock = asyncio.Lock()
