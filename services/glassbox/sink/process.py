@@ -72,6 +72,8 @@ _MODELS: dict[TopicRole, tuple[type[BaseModel], str, Any]] = {
 
 
 INTERNAL_MAX_BYTES = 16 * 1024 * 1024
+"""Size limit of messages on Glassbox's own topics (traces, results, dead letters): ``max_bytes`` guards the
+spans topic, which applications write to; records on the other topics are capped where they are made."""
 
 
 def process_message(role: TopicRole, value: bytes | None, source: Source, *, max_bytes: int) -> MessageRows:
@@ -87,8 +89,6 @@ def process_message(role: TopicRole, value: bytes | None, source: Source, *, max
                 out.add(EVALUATIONS.name, PendingRow(row, source, index, raw))
         return out
     model, table, to_row = _MODELS[role]
-    # max_bytes guards the spans topic, which apps write to; Glassbox's own topics carry records that are
-    # already capped at their source (a dead letter holds up to 256 KiB of raw bytes, base64-encoded).
     parsed = _validate(model, value, max(max_bytes, INTERNAL_MAX_BYTES))
     if isinstance(parsed, Rejected):
         out.invalid = True

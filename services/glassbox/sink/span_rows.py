@@ -1,0 +1,229 @@
+"""SpanEvent → a ``spans`` row (OTel exporter columns + typed columns), and span scores → ``evaluations`` rows.
+
+Pure functions: a validated span in, a list of column values out (order of
+:data:`glassbox.sink.tables.SPANS` columns). Payload fields go into SpanAttributes
+under their OTel GenAI names, values as text (JSON for non-strings), so Grafana's
+trace view shows them as span tags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from glassbox.models.span import (
+    AgentPayload,
+    EmbeddingPayload,
+    GenerationPayload,
+    GuardrailPayload,
+    RetrievalPayload,
+    SpanBase,
+    SpanKind,
+    StatusCode,
+    ToolPayload,
+)
+from glassbox.sink.convert import attr_text, json_text, text_map
+from glassbox.sink.tables import Source
+
+OTEL_SPAN_KIND: dict[SpanKind, str] = {
+    SpanKind.SPAN: "Internal",
+    SpanKind.GENERATION: "Client",
+    SpanKind.RETRIEVAL: "Client",
+    SpanKind.TOOL: "Internal",
+    SpanKind.AGENT: "Internal",
+    SpanKind.EMBEDDING: "Client",
+    SpanKind.GUARDRAIL: "Internal",
+}
+"""OTel span kind as the collector's exporter spells it: calls leaving the process are 'Client'."""
+
+OTEL_STATUS: dict[StatusCode, str] = {StatusCode.UNSET: "Unset", StatusCode.OK: "Ok", StatusCode.ERROR: "Error"}
+
+SDK_EVALUATOR_VERSION = "1"
+SDK_SCORE_STATUS = "passed"
+"""Status of an application-attached score: recorded, not judged (filter EvaluatorType = 'sdk')."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Typed:
+    operation: str = ""
+    model: str = ""
+    provider: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    ttft_ms: float | None = None
+    prompt_name: str = ""
+    prompt_version: str = ""
+    tool_name: str = ""
+
+
+def _typed(payload: Any) -> _Typed:
+    if isinstance(payload, GenerationPayload):
+        return _Typed(
+            operation=payload.operation,
+            model=payload.response_model or payload.request_model or "",
+            provider=payload.provider or "",
+            input_tokens=payload.input_tokens or 0,
+            output_tokens=payload.output_tokens or 0,
+            cached_tokens=payload.cached_input_tokens or 0,
+            reasoning_tokens=payload.reasoning_tokens or 0,
+            cost_usd=payload.cost_usd or 0.0,
+            ttft_ms=payload.time_to_first_token_ms,
+            prompt_name=payload.prompt_name or "",
+            prompt_version=payload.prompt_version or "",
+        )
+    if isinstance(payload, EmbeddingPayload):
+        return _Typed(
+            operation="embeddings",
+            model=payload.request_model or "",
+            provider=payload.provider or "",
+            input_tokens=payload.input_tokens or 0,
+            cost_usd=payload.cost_usd or 0.0,
+        )
+    if isinstance(payload, ToolPayload):
+        return _Typed(operation="execute_tool", tool_name=payload.name)
+    if isinstance(payload, AgentPayload):
+        return _Typed(operation="invoke_agent")
+    if isinstance(payload, RetrievalPayload):
+        return _Typed(operation="retrieval")
+    if isinstance(payload, GuardrailPayload):
+        return _Typed(operation="guardrail")
+    return _Typed()
+
+
+def span_attributes(span: SpanBase, payload_doc: dict[str, Any]) -> dict[str, str]:
+    """The SpanAttributes map: the span's own attributes, then payload fields and Glassbox envelope fields."""
+    attrs = text_map(span.attributes)
+    attrs.update(text_map({k: v for k, v in payload_doc.items() if v != {} and v != []}))
+    attrs["glassbox.span.kind"] = str(getattr(span, "kind", SpanKind.SPAN))
+    if span.session_id:
+        attrs["gen_ai.conversation.id"] = span.session_id
+    if span.user_id:
+        attrs["user.id"] = span.user_id
+    if span.cohort:
+        attrs["glassbox.cohort"] = span.cohort
+    if span.tags:
+        attrs["glassbox.tags"] = json_text(span.tags)
+    if span.metadata:
+        attrs["glassbox.metadata"] = json_text(span.metadata)
+    if span.input is not None:
+        attrs["glassbox.input"] = attr_text(span.input)
+    if span.output is not None:
+        attrs["glassbox.output"] = attr_text(span.output)
+    if span.dropped_attributes_count:
+        attrs["glassbox.dropped_attributes_count"] = str(span.dropped_attributes_count)
+    if span.truncations:
+        attrs["glassbox.truncations"] = json_text([t.model_dump(mode="json") for t in span.truncations])
+    return attrs
+
+
+def span_row(span: SpanBase, source: Source) -> list[Any]:
+    """One ``spans`` row. Timestamps are integer nanoseconds (DateTime64(9) keeps them exactly)."""
+    kind = SpanKind(getattr(span, "kind", SpanKind.SPAN))
+    payload = getattr(span, "payload", None)
+    payload_doc: dict[str, Any] = (
+        payload.model_dump(mode="json", by_alias=True, exclude_none=True) if payload is not None else {}
+    )
+    typed = _typed(payload)
+    resource = span.resource
+    events = span.events
+    return [
+        span.start_time_unix_nano,
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id or "",
+        "",
+        span.name,
+        OTEL_SPAN_KIND[kind],
+        resource.service_name,
+        text_map(resource.model_dump(mode="json", by_alias=True, exclude_none=True)),
+        resource.sdk_name or "glassbox",
+        resource.sdk_version or "",
+        span_attributes(span, payload_doc),
+        span.duration_ns,
+        OTEL_STATUS[span.status.code],
+        span.status.message or "",
+        [e.time_unix_nano for e in events],
+        [e.name for e in events],
+        [text_map(e.attributes) for e in events],
+        [],
+        [],
+        [],
+        [],
+        kind.value,
+        typed.operation,
+        typed.model,
+        typed.provider,
+        typed.input_tokens,
+        typed.output_tokens,
+        typed.cached_tokens,
+        typed.reasoning_tokens,
+        typed.cost_usd,
+        typed.ttft_ms,
+        typed.prompt_name,
+        typed.prompt_version,
+        span.user_id or "",
+        span.session_id or "",
+        span.cohort or "",
+        resource.environment or "",
+        resource.release or "",
+        list(span.tags),
+        typed.tool_name,
+        span.is_error,
+        json_text(span.input),
+        json_text(span.output),
+        json_text(payload_doc),
+        json_text(span.metadata) if span.metadata else "",
+        bool(span.truncations),
+        span.dropped_attributes_count,
+        *source.metadata(),
+    ]
+
+
+def sdk_evaluation_id(trace_id: str, span_id: str, name: str) -> str:
+    """Deterministic id of a span score, so a replayed span maps to the same evaluation row."""
+    return hashlib.sha256(f"sdk:{trace_id}:{span_id}:{name}".encode()).hexdigest()[:32]
+
+
+def score_rows(span: SpanBase, source: Source) -> list[list[Any]]:
+    """One ``evaluations`` row per score attached to the span (EvaluatorType 'sdk', evaluator = score name)."""
+    if not span.scores:
+        return []
+    payload = getattr(span, "payload", None)
+    prompt_versions = (
+        [f"{payload.prompt_name}@{payload.prompt_version}"]
+        if isinstance(payload, GenerationPayload) and payload.prompt_name and payload.prompt_version
+        else []
+    )
+    evidence = json_text({"span_name": span.name})
+    return [
+        [
+            sdk_evaluation_id(span.trace_id, span.span_id, score.name),
+            span.trace_id,
+            0,
+            span.span_id,
+            score.name,
+            SDK_EVALUATOR_VERSION,
+            "sdk",
+            SDK_SCORE_STATUS,
+            score.value,
+            "",
+            score.comment or "",
+            "",
+            evidence,
+            span.resource.service_name,
+            span.resource.environment or "",
+            prompt_versions,
+            "",
+            0,
+            0,
+            0.0,
+            0.0,
+            span.end_time_unix_nano,
+            *source.metadata(),
+        ]
+        for score in span.scores
+    ]
