@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -40,6 +41,9 @@ def _service_class() -> Any:
 
         async def _announce_when_ready(self) -> None:
             await self.sink.started.wait()
+            # Start-up objects (modules, models, the faust app) live as long as the process: keep them out of
+            # the cyclic collector's scans, which otherwise cost a third of the ingest throughput.
+            gc.freeze()
             self.on_ready()
 
         async def on_stop(self) -> None:

@@ -262,6 +262,34 @@ class EmbeddedSettings(BaseSettings):
     """Loopback port of the read-only ClickHouse HTTP endpoint (0 picks a free one)."""
 
 
+class EvaluatorSettings(BaseSettings):
+    """The evaluator workers: sampler and evaluator agents, LLM judges."""
+
+    model_config = _section("GLASSBOX_EVAL_")
+
+    config: Path | None = None
+    """Evaluator bindings file (YAML); unset: the default shipped with the package (deploy/evaluators.yaml)."""
+    group: str = "glassbox-evaluator"
+    """Consumer group (faust app id) of `glassbox evaluator`."""
+    judge_model: str = "openai/gpt-4o-mini"
+    """litellm model of judges that name none."""
+    judge_api_base: str | None = None
+    """API base of judges that name none (an OpenAI-compatible or self-hosted server)."""
+    judge_concurrency: int = Field(8, ge=1, le=1024)
+    """LLM judge calls in flight at once per worker, across all judges."""
+    max_inflight: int = Field(1000, ge=1)
+    """Evaluation requests held at once (waiting for their delay or their judges); above it the
+    worker stops fetching requests until some finish."""
+    sampler_batch: int = Field(1000, ge=1)
+    """Traces the sampler takes from the stream at once."""
+    batch_within_s: float = Field(0.2, gt=0.0)
+    """Longest the agents wait to fill a batch."""
+    done_ttl_s: float = Field(86_400.0, gt=0.0)
+    """How long finished evaluation ids are remembered (a replay within it calls no judge again)."""
+    skip_log_interval_s: float = Field(10.0, gt=0.0)
+    """At most one log line per this many seconds about skipped (budget, rate limit) evaluations."""
+
+
 S = TypeVar("S", bound=BaseSettings)
 
 
@@ -292,4 +320,5 @@ ALL_SECTIONS: tuple[type[BaseSettings], ...] = (
     ClickHouseSettings,
     PipelineSettings,
     EmbeddedSettings,
+    EvaluatorSettings,
 )
