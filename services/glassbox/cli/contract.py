@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from glassbox.common.paths import contract_dir
@@ -37,9 +39,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command("config")
     def config(
-        markdown: bool = typer.Option(False, "--markdown", help="Print the reference as a Markdown table."),
+        markdown: bool = typer.Option(False, "--markdown", help="Print the reference as Markdown tables."),
+        readme: Path | None = typer.Option(None, "--update-readme", help="Rewrite the reference inside this README."),
     ) -> None:
         """Print every setting: environment variable, type, default and description."""
-        from glassbox.common.config_doc import render
+        from glassbox.common.config_doc import readme_with_reference, render
 
+        if readme is not None:
+            readme.write_text(readme_with_reference(readme.read_text()))
+            typer.echo(f"updated the configuration reference in {readme}")
+            return
         typer.echo(render(markdown=markdown))

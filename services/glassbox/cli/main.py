@@ -20,7 +20,14 @@ app = typer.Typer(
 )
 
 
+_registered = False
+
+
 def _register() -> None:
+    global _registered
+    if _registered:
+        return
+    _registered = True
     from glassbox.cli import contract, pipeline
 
     contract.register(app)

@@ -15,6 +15,8 @@ def rows(cls: type[BaseSettings]) -> list[tuple[str, str, str, str]]:
     for name, field in cls.model_fields.items():
         annotation = getattr(field.annotation, "__name__", None) or str(field.annotation)
         annotation = annotation.replace("typing.", "").replace("pathlib.", "")
+        if annotation.endswith(" | None"):
+            annotation = f"{annotation.removesuffix(' | None')}, optional"
         default: Any = field.default
         if hasattr(default, "value"):
             default = default.value
@@ -35,10 +37,21 @@ def render(markdown: bool = False) -> str:
                 "| --- | --- | --- | --- |",
             ]
             for env, kind, default, doc in rows(cls):
-                lines.append(f"| `{env}` | {kind} | `{default}` | {doc} |")
+                shown = f"`{default}`" if default else "—"
+                lines.append(f"| `{env}` | {kind} | {shown} | {doc.replace('|', '/')} |")
         else:
             lines.append(f"[{cls.__name__}] {title}")
             for env, kind, default, doc in rows(cls):
                 lines.append(f"  {env} ({kind}, default {default!r}): {doc}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+START, END = "<!-- config:start -->", "<!-- config:end -->"
+
+
+def readme_with_reference(text: str) -> str:
+    """README text with the generated reference between the config markers."""
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{render(markdown=True)}{END}{tail}"
