@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
         query_port: int | None = typer.Option(
             None, help="With a chdb:// ClickHouse URL: serve the read-only query endpoint on this loopback port."
         ),
+        evaluators: bool = typer.Option(True, "--evaluators/--no-evaluators", help="Run the evaluators here too."),
     ) -> None:
         """Run the whole pipeline in one process: assembler, sink and evaluators (when installed)."""
         from glassbox.common.settings import ClickHouseSettings
@@ -43,7 +44,7 @@ def register(app: typer.Typer) -> None:
             load(ClickHouseSettings),
             load(PipelineSettings),
             query_port=query_port,
-            extra_services=default_extras(),
+            extra_services=default_extras() if evaluators else None,
         )
 
     @app.command("sink")

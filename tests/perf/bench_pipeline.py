@@ -1,0 +1,366 @@
+"""Pipeline benchmark: the Glassbox assembler and sink against the raw engines' ceiling, in one run.
+
+    python tests/perf/bench_pipeline.py [--spans 200000] [--spans-per-trace 10]
+
+On the same generated span events (JSON arrays of one trace's spans, keyed by trace id, as the SDK
+sends them):
+
+(a) raw ceiling: aiokafka consuming in large batches, json.loads, insert into chDB, commit — no
+    validation, no assembly;
+(b) Glassbox: `glassbox assembler` (1 worker, then 2) and `glassbox sink`, each its own process,
+    until every span is in `spans` and every trace in `traces`.
+
+Prints sustained spans/s for both and the ratio (target >= 0.3); p50 and p99 ingest-to-queryable
+latency at half the measured maximum rate (target p99 <= 2 s); bytes per span on disk against the
+raw JSON size (target <= 0.2); throughput with one and two assembler workers. Not part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+PARTITIONS = 6
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def make_trace(t: int, per_trace: int, now_ns: int, rnd: random.Random) -> tuple[bytes, bytes, int]:
+    """(key, value, raw JSON bytes of the spans) for one realistic trace: root, retrieval, generation, tools."""
+    trace_id = f"{rnd.getrandbits(128):032x}"
+    root = f"{rnd.getrandbits(64):016x}"
+    start = now_ns - 2_000_000_000
+    spans: list[dict[str, Any]] = [
+        {
+            "schema_version": 1, "trace_id": trace_id, "span_id": root, "name": "answer_question", "kind": "span",
+            "start_time_unix_nano": start, "end_time_unix_nano": now_ns, "status": {"code": "ok"},
+            "resource": {"service.name": f"svc-{t % 4}", "deployment.environment.name": "prod"},
+            "user_id": f"user-{t % 500}", "session_id": f"s-{t % 2000}", "input": {"question": f"question number {t}"},
+            "output": "The answer is in document 7.",
+        },
+        {
+            "schema_version": 1, "trace_id": trace_id, "span_id": f"{rnd.getrandbits(64):016x}", "parent_span_id": root,
+            "name": "search_kb", "kind": "retrieval", "start_time_unix_nano": start + 1_000_000,
+            "end_time_unix_nano": start + 40_000_000, "resource": {"service.name": f"svc-{t % 4}"},
+            "payload": {"glassbox.retrieval.query": f"question number {t}", "glassbox.retrieval.documents": [
+                {"id": f"doc-{(t + i) % 50}", "score": round(0.9 - i * 0.1, 2), "content": f"document {(t + i) % 50} text"}
+                for i in range(3)]},
+        },
+        {
+            "schema_version": 1, "trace_id": trace_id, "span_id": f"{rnd.getrandbits(64):016x}", "parent_span_id": root,
+            "name": "generate", "kind": "generation", "start_time_unix_nano": start + 50_000_000,
+            "end_time_unix_nano": now_ns - 1_000_000, "resource": {"service.name": f"svc-{t % 4}"},
+            "payload": {"gen_ai.request.model": "gpt-4o-mini", "gen_ai.provider.name": "openai",
+                        "gen_ai.usage.input_tokens": 400 + t % 50, "gen_ai.usage.output_tokens": 30 + t % 7,
+                        "glassbox.usage.cost_usd": 0.0001, "glassbox.completion": "The answer is in document 7."},
+        },
+    ]  # fmt: skip
+    for i in range(per_trace - len(spans)):
+        spans.append(
+            {
+                "schema_version": 1, "trace_id": trace_id, "span_id": f"{rnd.getrandbits(64):016x}",
+                "parent_span_id": root, "name": "lookup", "kind": "tool",
+                "start_time_unix_nano": start + (60 + i) * 1_000_000, "end_time_unix_nano": start + (62 + i) * 1_000_000,
+                "resource": {"service.name": f"svc-{t % 4}"},
+                "payload": {"gen_ai.tool.name": "lookup", "gen_ai.tool.call.arguments": {"key": f"k{i}"},
+                            "gen_ai.tool.call.result": {"value": i}},
+            }
+        )  # fmt: skip
+    value = json.dumps(spans, separators=(",", ":")).encode()
+    raw = sum(len(json.dumps(s, separators=(",", ":")).encode()) for s in spans)
+    return trace_id.encode(), value, raw
+
+
+def generate(traces: int, per_trace: int, seed: int = 7) -> tuple[list[tuple[bytes, bytes]], int]:
+    """The messages (key, value) of ``traces`` traces and the raw JSON size of their spans."""
+    rnd = random.Random(seed)
+    now = time.time_ns()
+    out, raw_total = [], 0
+    for t in range(traces):
+        key, value, raw = make_trace(t, per_trace, now, rnd)
+        out.append((key, value))
+        raw_total += raw
+    return out, raw_total
+
+
+def produce(servers: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=20, compression_type="gzip",
+                             batch_size=512 * 1024, max_request_size=8 * 1024 * 1024)  # fmt: skip
+    for key, value in messages:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def produce_paced(servers: str, topic: str, traces: int, per_trace: int, rate_spans: float) -> None:
+    """Send fresh traces (timestamps = now) at ``rate_spans`` spans/s, for the latency measurement."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=5, compression_type="gzip")
+    rnd = random.Random(11)
+    started = time.perf_counter()
+    for t in range(traces):
+        delay = started + t * per_trace / rate_spans - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        key, value, _ = make_trace(t, per_trace, time.time_ns(), rnd)
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+# ---------------------------------------------------------------------------- (a) raw ceiling
+
+
+def raw_consumer(servers: str, topic: str, chdb_path: str, expect_spans: int) -> None:
+    """Child process: aiokafka getmany(10k) → json.loads → insert into chDB → commit, no processing."""
+    import clickhouse_connect
+    from aiokafka import AIOKafkaConsumer
+
+    client = clickhouse_connect.get_client(dsn=f"chdb://{chdb_path}")
+    client.command("CREATE DATABASE IF NOT EXISTS raw")
+    client.command(
+        "CREATE TABLE IF NOT EXISTS raw.spans (TraceId String, SpanId String, Name String, Start UInt64, "
+        "End UInt64, Body String) ENGINE = MergeTree ORDER BY (TraceId, SpanId)"
+    )
+
+    async def run() -> float:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=servers, group_id="raw-ceiling",
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    max_partition_fetch_bytes=16 * 1024 * 1024, session_timeout_ms=6000,
+                                    heartbeat_interval_ms=2000)  # fmt: skip
+        await consumer.start()
+        done = -1  # the warm-up message (one span) counts first
+        first = None
+        loop = asyncio.get_running_loop()
+        while done < expect_spans:
+            batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            rows = []
+            for records in batch.values():
+                for record in records:
+                    for span in json.loads(record.value):
+                        rows.append([span["trace_id"], span["span_id"], span["name"], span["start_time_unix_nano"],
+                                     span["end_time_unix_nano"], json.dumps(span)])  # fmt: skip
+            if not rows:
+                continue
+            if first is None:
+                first = time.perf_counter()
+            await loop.run_in_executor(None, lambda r=rows: client.insert("raw.spans", r, column_names=[  # type: ignore[misc]
+                "TraceId", "SpanId", "Name", "Start", "End", "Body"]))  # fmt: skip
+            await consumer.commit()
+            if done < 0:
+                print("ready", flush=True)
+            done += len(rows)
+        print(f"done {time.time()}", flush=True)
+        await consumer.stop()
+        return 0.0
+
+    asyncio.run(run())
+
+
+# ---------------------------------------------------------------------------- (b) glassbox
+
+
+def glassbox_env(servers: str, prefix: str, chdb_path: str, tag: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "GLASSBOX_KAFKA_BOOTSTRAP_SERVERS": servers,
+        "GLASSBOX_KAFKA_TOPIC_PREFIX": prefix,
+        "GLASSBOX_CLICKHOUSE_URL": f"chdb://{chdb_path}",
+        "GLASSBOX_PIPELINE_SESSION_TIMEOUT_S": "6",
+        "GLASSBOX_PIPELINE_TRACE_GRACE_S": "0.3",
+        "GLASSBOX_PIPELINE_SPANS_PARTITIONS": str(PARTITIONS),
+        "GLASSBOX_PIPELINE_ASSEMBLER_GROUP": f"bench-asm-{tag}",
+        "GLASSBOX_PIPELINE_SINK_GROUP": f"bench-sink-{tag}",
+        "GLASSBOX_PIPELINE_ASSEMBLER_BATCH": "5000",
+        "GLASSBOX_LOG_LEVEL": "warning",
+    }
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "glassbox.cli", *args], env=env, start_new_session=True,
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115  # fmt: skip
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def stored(chdb_path: str, database: str = "glassbox") -> Any:
+    import clickhouse_connect
+
+    return clickhouse_connect.get_client(dsn=f"chdb://{chdb_path}", database=database)
+
+
+WARMUP_TRACE = (
+    b'[{"schema_version":1,"trace_id":"00000000000000000000000000000abc","span_id":"0000000000000abc",'
+    b'"name":"warm-up","kind":"span","start_time_unix_nano":%d,"end_time_unix_nano":%d}]'
+)
+
+
+def warmup_message() -> tuple[bytes, bytes]:
+    now = time.time_ns()
+    return b"00000000000000000000000000000abc", WARMUP_TRACE % (now, now)
+
+
+def run_glassbox(servers: str, prefix: str, workdir: Path, tag: str, messages: list[tuple[bytes, bytes]],
+                 spans: int, assemblers: int, sink_query_port: int) -> dict[str, float]:  # fmt: skip
+    """Start N assemblers and the sink; once they run, send the workload and time until all is stored."""
+    import clickhouse_connect
+
+    traces = len(messages)
+
+    chdb_path = str(workdir / f"ch-{tag}")
+    env = glassbox_env(servers, prefix, chdb_path, tag)
+    procs = [start(["worker", "--no-evaluators", "--query-port", str(sink_query_port)], env,
+                   workdir / f"sink-{tag}.log")]  # fmt: skip
+    # the worker process runs one assembler next to the sink; extra assemblers join its consumer group
+    procs += [start(["assembler"], env, workdir / f"asm-{tag}-{i}.log") for i in range(assemblers - 1)]
+    client = None
+    deadline = time.monotonic() + 60
+    while client is None and time.monotonic() < deadline:
+        try:
+            client = clickhouse_connect.get_client(host="127.0.0.1", port=sink_query_port, database="glassbox",
+                                                   compress=False)  # fmt: skip
+        except Exception:
+            time.sleep(0.2)
+    assert client is not None, "the worker did not come up"
+    produce(servers, f"{prefix}glassbox.spans", [warmup_message()])
+    while client.query("SELECT count() FROM traces").result_rows[0][0] < 1:  # every consumer group has formed
+        time.sleep(0.2)
+    time.sleep(8 if assemblers > 1 else 1)  # extra assemblers: let the group rebalance settle
+    started = time.perf_counter()
+    produce(servers, f"{prefix}glassbox.spans", messages)
+    while True:
+        n_spans = client.query("SELECT count() FROM spans").result_rows[0][0] - 1
+        n_traces = client.query("SELECT count() FROM traces").result_rows[0][0] - 1
+        if n_spans >= spans and n_traces >= traces:
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    for proc in procs:
+        stop(proc)
+    return {"seconds": elapsed, "spans_per_s": spans / elapsed if elapsed else 0.0}
+
+
+DISK_PROBE = """
+import sys, clickhouse_connect
+c = clickhouse_connect.get_client(dsn="chdb://" + sys.argv[1])
+c.command("OPTIMIZE TABLE glassbox.spans FINAL")
+disk = c.query("SELECT sum(bytes_on_disk) FROM system.parts WHERE database='glassbox' AND table='spans' AND active")
+print(disk.result_rows[0][0], c.query("SELECT count() FROM glassbox.spans").result_rows[0][0])
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spans", type=int, default=200_000)
+    parser.add_argument("--spans-per-trace", type=int, default=10)
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--raw-consumer", nargs=4, metavar=("SERVERS", "TOPIC", "CHDB", "SPANS"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.raw_consumer:
+        servers, topic, chdb_path, expect = args.raw_consumer
+        raw_consumer(servers, topic, chdb_path, int(expect))
+        return 0
+
+    from glassbox.common.kafka import ensure_topics
+    from glassbox.common.settings import KafkaSettings, PipelineSettings
+    from glassbox.embedded.broker import EmbeddedBroker, free_port
+
+    per_trace = args.spans_per_trace
+    traces = args.spans // per_trace
+    spans = traces * per_trace
+    workdir = Path(tempfile.mkdtemp(prefix="glassbox-bench-"))
+    print(f"workload: {spans} spans in {traces} traces of {per_trace} spans; workdir {workdir}")
+    with EmbeddedBroker(log_path=workdir / "tansu.log") as broker:
+        servers = broker.bootstrap_servers
+        pipeline = PipelineSettings(spans_partitions=PARTITIONS)
+
+        messages, raw_bytes = generate(traces, per_trace)
+
+        # (a) the raw ceiling
+        ensure_topics(KafkaSettings(bootstrap_servers=servers, topic_prefix="raw."), pipeline)
+        child = subprocess.Popen([sys.executable, __file__, "--raw-consumer", servers, "raw.glassbox.spans",
+                                  str(workdir / "ch-raw"), str(spans)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+        produce(servers, "raw.glassbox.spans", [warmup_message()])
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        started = time.time()
+        produce(servers, "raw.glassbox.spans", messages)
+        finished = float(child.stdout.readline().split()[1])
+        child.wait(60)
+        raw_rate = spans / (finished - started)
+        print(f"(a) raw ceiling (aiokafka getmany 10k -> json.loads -> chDB insert -> commit): {raw_rate:9.0f} spans/s")
+
+        # (b) glassbox, one and two assembler workers
+        results = {}
+        for assemblers in (1, 2):
+            prefix = f"gb{assemblers}."
+            ensure_topics(KafkaSettings(bootstrap_servers=servers, topic_prefix=prefix), pipeline)
+            results[assemblers] = run_glassbox(servers, prefix, workdir, f"n{assemblers}", messages, spans, assemblers,
+                                               free_port())  # fmt: skip
+            rate = results[assemblers]["spans_per_s"]
+            print(f"(b) glassbox, {assemblers} assembler worker(s) + sink: {rate:9.0f} spans/s "
+                  f"(ratio to raw {rate / raw_rate:.2f}; target >= 0.3)")  # fmt: skip
+        best = max(r["spans_per_s"] for r in results.values())
+
+        # latency at half the maximum rate
+        prefix = "lat."
+        ensure_topics(KafkaSettings(bootstrap_servers=servers, topic_prefix=prefix), pipeline)
+        port = free_port()
+        chdb_path = str(workdir / "ch-lat")
+        env = glassbox_env(servers, prefix, chdb_path, "lat")
+        worker = start(["worker", "--no-evaluators", "--query-port", str(port)], env, workdir / "lat.log")
+        time.sleep(15)  # let the groups form before measuring
+        rate = best / 2
+        lat_traces = int(rate * args.latency_seconds / per_trace)
+        sender = threading.Thread(
+            target=produce_paced, args=(servers, f"{prefix}glassbox.spans", lat_traces, per_trace, rate)
+        )
+        sender.start()
+        sender.join()
+        time.sleep(5)
+        stop(worker)
+        client = stored(chdb_path)
+        p50, p99, n = client.query(
+            "SELECT quantile(0.5)(lat), quantile(0.99)(lat), count() FROM (SELECT "
+            "toUnixTimestamp64Milli(_ingested_at) - intDiv(toUnixTimestamp64Nano(Timestamp) + Duration, 1000000) AS lat "
+            "FROM spans WHERE SpanName = 'answer_question')"
+        ).result_rows[0]  # fmt: skip
+        print(f"ingest-to-queryable latency at {rate:.0f} spans/s (half the max): p50 {p50:.0f} ms, p99 {p99:.0f} ms "
+              f"over {n} traces (target p99 <= 2000 ms)")  # fmt: skip
+
+        # bytes per span on disk (another process: chDB opens one data path per process)
+        probe = subprocess.run([sys.executable, "-c", DISK_PROBE, str(workdir / "ch-n1")], capture_output=True,
+                               text=True, check=True)  # fmt: skip
+        disk, count = (int(v) for v in probe.stdout.split())
+        per_span_raw = raw_bytes / spans
+        print(f"bytes per span on disk: {disk / count:.1f} vs {per_span_raw:.1f} raw JSON "
+              f"(ratio {disk / count / per_span_raw:.3f}; target <= 0.2)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
