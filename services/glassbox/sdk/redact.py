@@ -36,6 +36,8 @@ BUILTIN_PATTERNS: dict[str, str] = {"secret": _SECRET, "email": _EMAIL, "card": 
 """Order matters: secrets first (a token may contain digit runs), phone last."""
 
 _DROP_DIGITS = str.maketrans("", "", "0123456789")
+_CACHE_MAX_CHARS = 4096
+_CACHE_ENTRIES = 8192
 _ANY_DIGIT = re.compile(r"\d")
 _SECRET_HINTS = ("key", "token", "secret", "passw", "bearer", "sk-", "akia", "gh", "xox", "aiza", "eyj")
 """Lower-cased fragments one of which every secret pattern contains."""
@@ -79,6 +81,7 @@ class Redactor:
         self._fields = frozenset(f.strip().lower() for f in fields if f.strip())
         self._custom = tuple(custom)
         self._field_rules = {k.lower(): v for k, v in (field_rules or {}).items()}
+        self._cache: dict[str, str] = {}
 
     @property
     def active(self) -> bool:
@@ -98,8 +101,22 @@ class Redactor:
 
         Each pattern runs only when a cheap test says it could match (an '@' for emails, enough
         digits for phones and cards, a known prefix for secrets): most text costs a few
-        substring checks instead of a regex scan.
+        substring checks instead of a regex scan. Results for short strings are cached, since
+        system prompts, tool names and retrieved documents repeat from span to span (redactors,
+        custom ones included, must be deterministic).
         """
+        if len(value) > _CACHE_MAX_CHARS:
+            return self._redact(value)
+        cached = self._cache.get(value)
+        if cached is not None:
+            return cached
+        result = self._redact(value)
+        if len(self._cache) >= _CACHE_ENTRIES:
+            self._cache.clear()
+        self._cache[value] = result
+        return result
+
+    def _redact(self, value: str) -> str:
         if self._plans and len(value) >= 6:
             digits = -1
             for name, regex in self._plans:
