@@ -32,7 +32,7 @@ def _register() -> None:
 
     contract.register(app)
     pipeline.register(app)
-    for name in ("embedded", "demo", "inspect", "evaluate", "alerts", "datasets"):
+    for name in ("embedded", "demo", "inspect", "evaluate", "alerts", "dashboards", "datasets"):
         try:
             module = __import__(f"glassbox.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:
@@ -49,6 +49,11 @@ def main() -> None:
     except ConfigError as exc:
         print(f"glassbox: {exc}", file=sys.stderr)
         sys.exit(2)
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        if os.environ.get("GLASSBOX_DEBUG"):
+            raise
+        print(f"glassbox: {exc} (set GLASSBOX_DEBUG=1 for the traceback)", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
