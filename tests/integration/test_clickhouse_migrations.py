@@ -29,7 +29,7 @@ EXPECTED_TABLES = {
     "otel_traces_trace_id_ts", "traces", "traces_check", "evaluations", "evaluations_check", "dead_letters",
     "dead_letters_check", "sink_offsets", "spans_offsets_mv", "traces_offsets_mv", "evaluations_offsets_mv",
     "dead_letters_offsets_mv", "spans_1m", "spans_1m_mv", "traces_1m", "traces_1m_mv", "evaluations_1m",
-    "evaluations_1m_mv",
+    "evaluations_1m_mv", "pipeline_metrics", "pipeline_metrics_check", "pipeline_metrics_offsets_mv",
 }  # fmt: skip
 
 

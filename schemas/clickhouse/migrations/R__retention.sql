@@ -9,3 +9,4 @@ ALTER TABLE {database}.dead_letters MODIFY TTL toDateTime(CreatedAt) + toInterva
 ALTER TABLE {database}.spans_1m MODIFY TTL Minute + toIntervalDay({retention_days});
 ALTER TABLE {database}.traces_1m MODIFY TTL Minute + toIntervalDay({retention_days});
 ALTER TABLE {database}.evaluations_1m MODIFY TTL Minute + toIntervalDay({retention_days});
+ALTER TABLE {database}.pipeline_metrics MODIFY TTL toDateTime(Timestamp) + toIntervalDay({retention_days});

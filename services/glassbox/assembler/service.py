@@ -30,6 +30,7 @@ from aiokafka.partitioner import murmur2
 
 from glassbox.assembler.state import AddResult, Decision, Timing, TraceState, decide, emit, encode_trace, next_check
 from glassbox.common.logging import RateLimitedLog, get_logger
+from glassbox.common.metrics import attach_faust_reporter
 from glassbox.common.settings import KafkaSettings, PipelineSettings
 from glassbox.models.deadletter import make_dead_letter
 from glassbox.models.messages import RejectReason, decode_span_message
@@ -102,6 +103,9 @@ class Assembler:
             TABLE_NAME, partitions=self.partitions, key_type=bytes, value_type=bytes, use_partitioner=True
         )
         self.stats = AssemblerStats()
+        self.metrics = attach_faust_reporter(
+            app, kafka, STAGE, self.stats.as_dict, interval_s=pipeline.metrics_interval_s, lag_topics=[self.spans_name]
+        )
         self._lock = asyncio.Lock()
         self._heap: list[tuple[int, bytes]] = []
         self._deadline: dict[bytes, int] = {}

@@ -169,7 +169,7 @@ class ClickHouseSettings(BaseSettings):
 
     model_config = _section("GLASSBOX_CLICKHOUSE_")
 
-    url: str = "chdb:///var/lib/glassbox/clickhouse"
+    url: str = "http://127.0.0.1:8123"
     """http(s)://host:port for a ClickHouse server, chdb:///absolute/path for the embedded engine."""
     database: str = "glassbox"
     """Database holding Glassbox's tables."""
@@ -247,6 +247,8 @@ class PipelineSettings(BaseSettings):
     """Consumer group of the sink."""
     session_timeout_s: float = Field(30.0, gt=0.0)
     """Consumer group session timeout: how soon a dead worker's partitions move to another."""
+    metrics_interval_s: float = Field(10.0, gt=0.0)
+    """How often each stage reports its own figures (throughput, lag, batch latency) to pipeline_metrics."""
 
 
 class EmbeddedSettings(BaseSettings):
@@ -288,6 +290,54 @@ class EvaluatorSettings(BaseSettings):
     """How long finished evaluation ids are remembered (a replay within it calls no judge again)."""
     skip_log_interval_s: float = Field(10.0, gt=0.0)
     """At most one log line per this many seconds about skipped (budget, rate limit) evaluations."""
+    keep_not_applicable: bool = False
+    """Also publish 'skipped' results of evaluators that found nothing to evaluate (no JSON asked for,
+    no tool calls ...); by default only budget, rate-limit and configuration skips are stored."""
+    judge_api_key_env: str | None = "OPENAI_API_KEY"
+    """Environment variable holding the API key of judges that name none (not needed with an api_base)."""
+
+
+class GrafanaSettings(BaseSettings):
+    """The Grafana that `glassbox alerts sync` writes alert rules (and folder, contact points, policy) to."""
+
+    model_config = _section("GLASSBOX_GRAFANA_")
+
+    url: str = "http://127.0.0.1:3000"
+    """Base URL of Grafana (a sub-path such as https://example.com/grafana works)."""
+    token: str | None = None
+    """Service account token (preferred over user and password)."""
+    user: str | None = None
+    """Basic-auth user when no token is set."""
+    password: str | None = None
+    """Basic-auth password."""
+    org_id: int = Field(1, ge=1)
+    """Organization the folder, rules and contact points belong to."""
+    folder: str = "Glassbox alerts"
+    """Title of the folder holding Glassbox's alert rules (the dashboards live in "Glassbox")."""
+    folder_uid: str = Field("glassbox", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    """Stable uid of that folder."""
+    datasource_uid: str = Field("glassbox-clickhouse", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    """Uid of the ClickHouse data source (grafana-clickhouse-datasource) the rules and dashboards query."""
+    verify_tls: bool = True
+    """Verify Grafana's certificate for https URLs."""
+    timeout_s: float = Field(10.0, gt=0.0)
+    """HTTP timeout of one Grafana API call."""
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class AlertSettings(BaseSettings):
+    """Threshold alert rules: `glassbox alerts check` and `glassbox alerts sync`."""
+
+    model_config = _section("GLASSBOX_ALERTS_")
+
+    config: Path | None = None
+    """Alert rules file (YAML); unset: the default shipped with the package (deploy/alerts.yaml)."""
 
 
 S = TypeVar("S", bound=BaseSettings)
@@ -321,4 +371,6 @@ ALL_SECTIONS: tuple[type[BaseSettings], ...] = (
     PipelineSettings,
     EmbeddedSettings,
     EvaluatorSettings,
+    GrafanaSettings,
+    AlertSettings,
 )

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 
 from glassbox.models.deadletter import DeadLetter
 from glassbox.models.evaluation import EvaluationRequest, EvaluationResult
+from glassbox.models.metrics import PipelineMetrics
 from glassbox.models.span import SCHEMA_VERSION, SpanEvent
 from glassbox.models.trace import AssembledTrace
 
@@ -90,7 +91,26 @@ DEAD_LETTERS = TopicSpec(
     description="Messages no stage could accept: raw bytes (base64), reason, source topic, partition and offset.",
 )
 
-REGISTRY: tuple[TopicSpec, ...] = (SPANS, TRACES, EVALUATION_REQUESTS, EVALUATION_RESULTS, DEAD_LETTERS)
+PIPELINE_METRICS = TopicSpec(
+    name="glassbox.pipeline-metrics",
+    key="stage",
+    partitions=1,
+    keyed_by_trace=False,
+    retention_ms=3 * DAY_MS,
+    schema_name="pipeline-metrics",
+    schema_version=1,
+    description="Each stage's own figures (throughput, dead letters, lag) every reporting interval; "
+    "the sink stores them in pipeline_metrics.",
+)
+
+REGISTRY: tuple[TopicSpec, ...] = (
+    SPANS,
+    TRACES,
+    EVALUATION_REQUESTS,
+    EVALUATION_RESULTS,
+    DEAD_LETTERS,
+    PIPELINE_METRICS,
+)
 
 SCHEMA_ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "span-event": TypeAdapter(SpanEvent),
@@ -99,6 +119,7 @@ SCHEMA_ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "evaluation-request": TypeAdapter(EvaluationRequest),
     "evaluation-result": TypeAdapter(EvaluationResult),
     "dead-letter": TypeAdapter(DeadLetter),
+    "pipeline-metrics": TypeAdapter(PipelineMetrics),
 }
 
 

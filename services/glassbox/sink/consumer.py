@@ -23,15 +23,17 @@ from glassbox.common.clickhouse import ClickHouseUnavailableError, Client, write
 from glassbox.common.kafka import topic_name
 from glassbox.common.logging import RateLimitedLog, get_logger
 from glassbox.common.settings import ClickHouseSettings, KafkaSettings, PipelineSettings
-from glassbox.models.topics import DEAD_LETTERS, EVALUATION_RESULTS, SPANS, TRACES
+from glassbox.models.topics import DEAD_LETTERS, EVALUATION_RESULTS, PIPELINE_METRICS, SPANS, TRACES
 from glassbox.sink.batch import Progress
 from glassbox.sink.flusher import Flusher
 from glassbox.sink.group import group_consumer
+from glassbox.sink.metrics import SELF_TP, SinkMetrics
 from glassbox.sink.migrations import MigrationError, migrate
 from glassbox.sink.outage import Outage, retrying, short_error, sleep_unless
 from glassbox.sink.process import MessageRows, TopicRole, process_message, processing_failure
 from glassbox.sink.replay import StoredOffsets
 from glassbox.sink.stats import SinkStats
+from glassbox.sink.tables import PIPELINE_METRICS as METRICS_TABLE
 from glassbox.sink.tables import Source
 from glassbox.sink.writer import BatchWriter
 
@@ -74,10 +76,12 @@ class Sink:
             topic_name(TRACES, kafka): TopicRole.TRACES,
             topic_name(EVALUATION_RESULTS, kafka): TopicRole.RESULTS,
             topic_name(DEAD_LETTERS, kafka): TopicRole.DEAD_LETTERS,
+            topic_name(PIPELINE_METRICS, kafka): TopicRole.METRICS,
         }
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="glassbox-sink-clickhouse")
         self._outage = Outage(self.stats, pipeline.sink_max_backoff_s, self._pause_all, self._resume_ready)
-        self._flusher = Flusher(pipeline, self.stats, self._outage, self._call)
+        self.metrics = SinkMetrics(pipeline.metrics_interval_s)
+        self._flusher = Flusher(pipeline, self.stats, self._outage, self._call, on_batch=self.metrics.observe_batch)
         self._progress = Progress()
         self._offsets = StoredOffsets(kafka)
         self._consumer: AIOKafkaConsumer | None = None
@@ -199,6 +203,8 @@ class Sink:
                 continue
             self._offsets.verify(tp, consumer.highwater(tp))
             self._ingest(tp, messages, now)
+        if self.metrics.due(now):
+            self._flusher.add(METRICS_TABLE.name, SELF_TP, 0, self.metrics.rows(self.stats, self._lags()), now)
         batches = self.stats.batches
         await self._flusher.flush()
         await self._commit(force=self.stats.batches > batches)
@@ -251,6 +257,19 @@ class Sink:
         self._last_commit = now
         self._progress.mark_committed(offsets)
         self.stats.commits += 1
+
+    def _lags(self) -> dict[tuple[str, int], int]:
+        """Consumer lag per assigned partition: high watermark − next offset to consume (known ones only)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        lags: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            position = self._progress.next_offset.get(tp)
+            if highwater is not None and position is not None:
+                lags[(tp.topic, tp.partition)] = max(0, highwater - position)
+        return lags
 
     # ------------------------------------------------------------------ partitions
 

@@ -26,8 +26,17 @@ Call = Callable[..., Awaitable[Any]]
 
 
 class Flusher:
-    def __init__(self, pipeline: PipelineSettings, stats: SinkStats, outage: Outage, call: Call) -> None:
+    def __init__(
+        self,
+        pipeline: PipelineSettings,
+        stats: SinkStats,
+        outage: Outage,
+        call: Call,
+        on_batch: Callable[[str, int, float], None] | None = None,
+    ) -> None:
         self.pipeline = pipeline
+        self.on_batch = on_batch
+        """Called after each successful write with (table, rows inserted, seconds)."""
         self.stats = stats
         self.outage = outage
         self.writer: BatchWriter | None = None
@@ -105,6 +114,8 @@ class Flusher:
         stats.refused_rows += result.refused
         stats.dropped += result.dropped
         stats.dead_letters += result.dead_letters
+        if self.on_batch is not None:
+            self.on_batch(batch.table, result.inserted, seconds)
         log.info(
             "sink.flush",
             table=batch.table,

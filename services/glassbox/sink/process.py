@@ -3,8 +3,9 @@
 * spans topic: decoded with :func:`decode_span_message`; valid spans become ``spans``
   rows, their scores ``evaluations`` rows. Rejected elements are skipped and counted:
   the assembler dead-letters them, so the sink does not do it twice.
-* traces, evaluation-results and dead-letters topics: validated with their pydantic
-  model; an invalid message becomes a ``dead_letters`` row (stage ``sink``).
+* traces, evaluation-results, dead-letters and pipeline-metrics topics: validated with their
+  pydantic model; an invalid message becomes a ``dead_letters`` row (stage ``sink``). A metrics
+  report becomes one ``pipeline_metrics`` row per point.
 
 Every row keeps the element it came from (:class:`PendingRow`), so a row ClickHouse
 later refuses can be dead-lettered with its own bytes (:func:`storage_failure_row`).
@@ -22,10 +23,11 @@ from pydantic import BaseModel, ValidationError
 from glassbox.models.deadletter import DeadLetter, dead_letter_id, make_dead_letter
 from glassbox.models.evaluation import EvaluationResult
 from glassbox.models.messages import Rejected, RejectReason, decode_span_message, summarize_validation_error
+from glassbox.models.metrics import PipelineMetrics
 from glassbox.models.trace import AssembledTrace
-from glassbox.sink.rows import dead_letter_row, evaluation_row, trace_row
+from glassbox.sink.rows import dead_letter_row, evaluation_row, metrics_rows, trace_row
 from glassbox.sink.span_rows import score_rows, span_row
-from glassbox.sink.tables import DEAD_LETTERS, EVALUATIONS, SPANS, TRACES, Source
+from glassbox.sink.tables import DEAD_LETTERS, EVALUATIONS, PIPELINE_METRICS, SPANS, TRACES, Source
 
 SINK_STAGE = "sink"
 
@@ -37,6 +39,7 @@ class TopicRole(StrEnum):
     TRACES = "traces"
     RESULTS = "evaluation_results"
     DEAD_LETTERS = "dead_letters"
+    METRICS = "pipeline_metrics"
 
 
 @dataclass(slots=True)
@@ -65,10 +68,12 @@ class MessageRows:
 
 
 _MODELS: dict[TopicRole, tuple[type[BaseModel], str, Any]] = {
-    TopicRole.TRACES: (AssembledTrace, TRACES.name, trace_row),
-    TopicRole.RESULTS: (EvaluationResult, EVALUATIONS.name, evaluation_row),
-    TopicRole.DEAD_LETTERS: (DeadLetter, DEAD_LETTERS.name, dead_letter_row),
+    TopicRole.TRACES: (AssembledTrace, TRACES.name, lambda m, src: [trace_row(m, src)]),
+    TopicRole.RESULTS: (EvaluationResult, EVALUATIONS.name, lambda m, src: [evaluation_row(m, src)]),
+    TopicRole.DEAD_LETTERS: (DeadLetter, DEAD_LETTERS.name, lambda m, src: [dead_letter_row(m, src)]),
+    TopicRole.METRICS: (PipelineMetrics, PIPELINE_METRICS.name, metrics_rows),
 }
+"""Role → (model, table, function from the validated model to its rows)."""
 
 
 INTERNAL_MAX_BYTES = 16 * 1024 * 1024
@@ -88,13 +93,14 @@ def process_message(role: TopicRole, value: bytes | None, source: Source, *, max
             for row in score_rows(span, source):
                 out.add(EVALUATIONS.name, PendingRow(row, source, index, raw))
         return out
-    model, table, to_row = _MODELS[role]
+    model, table, to_rows = _MODELS[role]
     parsed = _validate(model, value, max(max_bytes, INTERNAL_MAX_BYTES))
     if isinstance(parsed, Rejected):
         out.invalid = True
         out.add(DEAD_LETTERS.name, invalid_message_row(parsed, source))
     else:
-        out.add(table, PendingRow(to_row(parsed, source), source, -1, value or b""))
+        for row in to_rows(parsed, source):
+            out.add(table, PendingRow(row, source, -1, value or b""))
     return out
 
 

@@ -1,4 +1,4 @@
-"""AssembledTrace, EvaluationResult and DeadLetter → rows of ``traces``, ``evaluations`` and ``dead_letters``.
+"""AssembledTrace, EvaluationResult, DeadLetter and PipelineMetrics → rows of their tables.
 
 Pure functions: a validated model in, column values out in the order of the
 table's column list in :mod:`glassbox.sink.tables`. Spans are in :mod:`glassbox.sink.span_rows`.
@@ -10,6 +10,7 @@ from typing import Any
 
 from glassbox.models.deadletter import DeadLetter
 from glassbox.models.evaluation import EvaluationResult
+from glassbox.models.metrics import PipelineMetrics
 from glassbox.models.trace import AssembledTrace
 from glassbox.sink.convert import json_text, preview
 from glassbox.sink.tables import Source
@@ -115,4 +116,23 @@ def dead_letter_row(letter: DeadLetter, source: Source) -> list[Any]:
         preview(raw),
         letter.created_at_unix_nano,
         *source.metadata(),
+    ]
+
+
+def metrics_rows(report: PipelineMetrics, source: Source) -> list[list[Any]]:
+    """One ``pipeline_metrics`` row per point of a stage's report (timestamp in milliseconds)."""
+    millis = report.recorded_at_unix_nano // 1_000_000
+    return [
+        [
+            millis,
+            report.stage,
+            report.instance,
+            point.name,
+            point.kind.value,
+            point.value,
+            dict(point.labels),
+            report.interval_s,
+            *source.metadata(),
+        ]
+        for point in report.points
     ]

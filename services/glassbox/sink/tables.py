@@ -88,5 +88,10 @@ DEAD_LETTERS = TableSpec(
     ),
 )  # fmt: skip
 
-TABLES: tuple[TableSpec, ...] = (SPANS, TRACES, EVALUATIONS, DEAD_LETTERS)
+PIPELINE_METRICS = TableSpec(
+    "pipeline_metrics",
+    ("Timestamp", "Stage", "Instance", "Name", "Kind", "Value", "Labels", "IntervalS", *METADATA_COLUMNS),
+)
+
+TABLES: tuple[TableSpec, ...] = (SPANS, TRACES, EVALUATIONS, DEAD_LETTERS, PIPELINE_METRICS)
 BY_NAME: dict[str, TableSpec] = {t.name: t for t in TABLES}
