@@ -25,12 +25,12 @@ def _service_class() -> Any:
     import mode
 
     class PipelineService(mode.Service):
-        """Runs the sink (and extra services) beside the faust app; optionally drains on the way out."""
+        """Runs the sink (and extra services) beside the faust app; ``drain_all`` empties the pipeline."""
 
-        def __init__(self, sink: Any, assembler: Any, extras: list[Any], on_ready: Callable[[], None], drain: bool):
+        def __init__(self, sink: Any, assembler: Any, extras: list[Any], on_ready: Callable[[], None]):
             super().__init__()
             self.sink, self.assembler, self.extras = sink, assembler, extras
-            self.on_ready, self.drain = on_ready, drain
+            self.on_ready = on_ready
             self._task: asyncio.Task[None] | None = None
 
         async def on_start(self) -> None:
@@ -46,20 +46,19 @@ def _service_class() -> Any:
             gc.freeze()
             self.on_ready()
 
+        async def drain_all(self) -> None:
+            """Store everything before the in-memory broker goes away: pending evaluations, in-flight
+            traces (emitted now, incomplete when their root never came), then all the sink can read."""
+            log.info("pipeline.draining")
+            for extra in self.extras:
+                await _logged("extra.drain", extra.drain())
+            emitted = await _logged("assembler.flush_all", self.assembler.flush_all())
+            log.info("pipeline.flushed_traces", traces=emitted)
+            drain = getattr(self.sink, "drain", None)
+            if drain is not None:
+                await _logged("sink.drain", drain())
+
         async def on_stop(self) -> None:
-            if self.drain:
-                # The embedded broker keeps data in memory: store everything before it goes away.
-                log.info("pipeline.draining")
-                for extra in self.extras:
-                    with contextlib.suppress(Exception):
-                        await extra.drain()
-                with contextlib.suppress(Exception):
-                    emitted = await self.assembler.flush_all()
-                    log.info("pipeline.flushed_traces", traces=emitted)
-                drain = getattr(self.sink, "drain", None)
-                if drain is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(drain(), timeout=60)
             for extra in self.extras:
                 with contextlib.suppress(Exception):
                     await extra.stop()
@@ -69,6 +68,15 @@ def _service_class() -> Any:
                     await self._task
 
     return PipelineService
+
+
+async def _logged(what: str, step: Any) -> Any:
+    """Await one shutdown step; a failure is logged and the shutdown goes on."""
+    try:
+        return await asyncio.wait_for(step, timeout=90)
+    except Exception:
+        log.exception("pipeline.drain_step_failed", step=what)
+        return None
 
 
 def run_pipeline(
@@ -107,9 +115,9 @@ def run_pipeline(
             if on_ready is not None:
                 on_ready(query.url if query else None)
 
-        service = _service_class()(sink, assembler, extras, ready, drain)
+        service = _service_class()(sink, assembler, extras, ready)
         with contextlib.suppress(SystemExit):
-            run_worker(app, [service])
+            run_worker(app, [service], before_stop=service.drain_all if drain else None)
     finally:
         if query is not None:
             query.stop()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from glassbox.assembler.service import Assembler
 from glassbox.common.faust_app import create_app
+from glassbox.common.logging import get_logger
 from glassbox.common.settings import KafkaSettings, PipelineSettings
+
+log = get_logger("glassbox.worker")
 
 
 def build_assembler_app(kafka: KafkaSettings, pipeline: PipelineSettings) -> tuple[Any, Assembler]:
@@ -17,10 +20,28 @@ def build_assembler_app(kafka: KafkaSettings, pipeline: PipelineSettings) -> tup
     return app, assembler
 
 
-def run_worker(app: Any, services: Sequence[Any] = (), loglevel: str | None = None) -> None:
-    """Run a faust worker (plus extra mode services) until SIGINT/SIGTERM; exits the process when done."""
+def run_worker(
+    app: Any,
+    services: Sequence[Any] = (),
+    loglevel: str | None = None,
+    before_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Run a faust worker (plus extra mode services) until SIGINT/SIGTERM; exits the process when done.
+
+    ``before_stop`` runs when the signal arrives, while the app (its agents, tables and producer) is
+    still running — the place to drain work before anything stops.
+    """
     import faust
 
+    class Worker(faust.Worker):
+        async def _stop_on_signal(self, signal: Any) -> None:
+            if before_stop is not None:
+                try:
+                    await before_stop()
+                except Exception:
+                    log.exception("worker.before_stop_failed")
+            await super()._stop_on_signal(signal)
+
     level = (loglevel or os.environ.get("GLASSBOX_LOG_LEVEL", "warning")).lower()
-    worker = faust.Worker(app, *services, loglevel=level, quiet=True, redirect_stdouts=False)
+    worker = Worker(app, *services, loglevel=level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

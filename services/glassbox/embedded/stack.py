@@ -110,18 +110,19 @@ def stack_lock(data_dir: Path | str) -> Iterator[StackFiles]:
     paths.data_dir.mkdir(parents=True, exist_ok=True)
     handle = open(paths.lock, "a+")  # noqa: SIM115 - held open for the stack's lifetime
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            info = running_stack(paths.data_dir)
-            detail = info.describe() if info else str(paths.data_dir)
-            raise StackRunningError(
-                f"a Glassbox stack is already running on this data directory ({detail}). "
-                "Use it (glassbox traces, glassbox query ...), stop it with Ctrl-C in its terminal "
-                "or `glassbox down`, or pass another --data-dir."
-            ) from None
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        info = running_stack(paths.data_dir)
+        detail = info.describe() if info else str(paths.data_dir)
+        raise StackRunningError(
+            f"a Glassbox stack is already running on this data directory ({detail}). "
+            "Use it (glassbox traces, glassbox query ...), stop it with Ctrl-C in its terminal "
+            "or `glassbox down`, or pass another --data-dir."
+        ) from None
+    try:
         yield paths
-    finally:
+    finally:  # only the lock's owner removes the stack file
         with contextlib.suppress(OSError):
             paths.info.unlink()
         handle.close()
