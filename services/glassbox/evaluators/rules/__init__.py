@@ -1,0 +1,1 @@
+"""Deterministic rule evaluators: structure of the output, tools, loops, retrieval, spikes."""

@@ -1,0 +1,1 @@
+"""Statistical evaluators: semantic similarity (embeddings or lexical fallback) and retrieval score statistics."""
