@@ -47,13 +47,13 @@ def _service_class() -> Any:
             self.on_ready()
 
         async def drain_all(self) -> None:
-            """Store everything before the in-memory broker goes away: pending evaluations, in-flight
-            traces (emitted now, incomplete when their root never came), then all the sink can read."""
+            """Store everything before the in-memory broker goes away: in-flight traces (emitted now,
+            incomplete when their root never came), their evaluations, then all the sink can read."""
             log.info("pipeline.draining")
-            for extra in self.extras:
-                await _logged("extra.drain", extra.drain())
             emitted = await _logged("assembler.flush_all", self.assembler.flush_all())
             log.info("pipeline.flushed_traces", traces=emitted)
+            for extra in self.extras:  # the evaluators see the traces just flushed
+                await _logged("extra.drain", extra.drain())
             drain = getattr(self.sink, "drain", None)
             if drain is not None:
                 await _logged("sink.drain", drain())

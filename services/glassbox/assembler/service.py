@@ -29,6 +29,7 @@ from typing import Any
 from aiokafka.partitioner import murmur2
 
 from glassbox.assembler.state import AddResult, Decision, Timing, TraceState, decide, emit, encode_trace, next_check
+from glassbox.common.faust_app import rewind_uncommitted
 from glassbox.common.logging import RateLimitedLog, get_logger
 from glassbox.common.metrics import attach_faust_reporter
 from glassbox.common.settings import KafkaSettings, PipelineSettings
@@ -114,6 +115,7 @@ class Assembler:
         app.agent(self.spans_topic, name="glassbox-assembler")(self._agent)
         app.timer(tick_s, name="glassbox-assembler-emit")(self._tick)
         self.table.on_recover(self._on_recover)
+        app.on_rebalance_complete.connect(self._rewind_uncommitted)
 
     # ------------------------------------------------------------------ agent
 
@@ -206,6 +208,9 @@ class Assembler:
 
     async def _on_recover(self) -> None:
         self._index_stale = True
+
+    async def _rewind_uncommitted(self, sender: Any = None, **kwargs: Any) -> None:
+        await rewind_uncommitted(self.app, {self.spans_name})
 
     def _rebuild_index(self, active: set[int]) -> None:
         self._heap.clear()

@@ -53,3 +53,17 @@ def create_app(app_id: str, kafka: KafkaSettings, pipeline: PipelineSettings, **
     }
     options.update(overrides)
     return faust.App(app_id, **options)
+
+
+async def rewind_uncommitted(app: Any, topics: set[str]) -> None:
+    """Read partitions of ``topics`` that have no committed offset from the beginning.
+
+    faust drops what it fetched for stream partitions while tables recover, then seeks to the committed
+    offsets; a partition without one (a new group, or data whose first message was still in flight when
+    the last worker died) would silently skip what was fetched meanwhile. Call it on rebalance completion.
+    """
+    consumer = app.consumer
+    committed = await consumer.seek_to_committed()
+    for tp in consumer.assignment():
+        if tp.topic in topics and not committed.get(tp):
+            await consumer.seek(tp, 0)

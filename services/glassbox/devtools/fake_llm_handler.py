@@ -41,6 +41,7 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "glassbox-fake-llm/1"
     timeout = 120
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms delayed-ACK stall
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:

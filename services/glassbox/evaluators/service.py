@@ -30,7 +30,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from glassbox.common.faust_app import rewind_uncommitted
 from glassbox.common.logging import RateLimitedLog, get_logger
+from glassbox.common.metrics import attach_faust_reporter
 from glassbox.common.settings import EvaluatorSettings, KafkaSettings, PipelineSettings
 from glassbox.evaluators.build import build_runner
 from glassbox.evaluators.config import EvaluatorsConfig
@@ -78,6 +80,14 @@ class EvaluatorService:
         self.sampler = Sampler(config)
         self.runner, self.judges = build_runner(config, settings, ledger=self.ledger, on_refused=self._refused)
         self.stats: Counter[str] = Counter()
+        self.metrics = attach_faust_reporter(
+            app,
+            kafka,
+            "evaluator",
+            lambda: self.stats,
+            interval_s=pipeline.metrics_interval_s,
+            lag_topics=[TRACES.full_name(prefix), EVALUATION_REQUESTS.full_name(prefix)],
+        )
         self.requests_name = EVALUATION_REQUESTS.full_name(prefix)
         self.outputs = Outputs(
             lambda: app.producer, EVALUATION_RESULTS.full_name(prefix), DEAD_LETTERS.full_name(prefix), self.stats
@@ -241,18 +251,7 @@ class EvaluatorService:
         self.done.rebuild()
 
     async def _rewind_uncommitted(self, sender: Any = None, **kwargs: Any) -> None:
-        """Read partitions that have no committed offset from the beginning.
-
-        faust drops what it fetched for stream partitions while tables recover, then seeks to the
-        committed offsets; a partition without one (a new group, or requests whose first one was still
-        in flight when the last worker died) would silently skip those messages.
-        """
-        consumer = self.app.consumer
-        ours = {self.traces_topic.get_topic_name(), self.requests_topic.get_topic_name()}
-        committed = await consumer.seek_to_committed()
-        for tp in consumer.assignment():
-            if tp.topic in ours and not committed.get(tp):
-                await consumer.seek(tp, 0)
+        await rewind_uncommitted(self.app, {self.traces_topic.get_topic_name(), self.requests_topic.get_topic_name()})
 
     async def _housekeeping(self) -> None:
         with contextlib.suppress(Exception):
