@@ -1,7 +1,7 @@
 """structlog, configured once per process.
 
 Services call :func:`configure` at start-up: JSON lines with UTC ISO timestamps
-on stdout, or a console renderer on a terminal. The SDK never configures
+on stderr, or a console renderer on a terminal. The SDK never configures
 logging (it lives in somebody else's process); it only asks for a logger.
 """
 
@@ -16,6 +16,26 @@ from typing import Any
 import structlog
 
 _configured = False
+
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written (not when logging was configured).
+
+    A test runner or CLI harness may swap stderr and close its replacement; a logger bound to the
+    closed stream would raise ``ValueError`` into the worker that merely wanted to log.
+    """
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stderr.write(text)
+        except ValueError:  # closed by whoever swapped it: drop the line, never the caller
+            return 0
+
+    def flush(self) -> None:
+        try:
+            sys.stderr.flush()
+        except ValueError:
+            pass
 
 
 def configure(level: str | None = None, *, json: bool | None = None) -> None:
@@ -38,7 +58,7 @@ def configure(level: str | None = None, *, json: bool | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(name)s %(message)s")
