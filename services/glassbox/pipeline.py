@@ -108,6 +108,10 @@ def run_pipeline(
         app = create_app(pipeline.assembler_group, kafka, pipeline)
         assembler = Assembler(app, kafka, pipeline)
         extras = extra_services(app, kafka, clickhouse, pipeline) if extra_services else []
+        if clickhouse.is_embedded:  # this process owns chDB: it stores what CLI commands send (datasets, ...)
+            from glassbox.datasets.service import dataset_services
+
+            extras += dataset_services(app, kafka, clickhouse, pipeline)
         sink = Sink(kafka, clickhouse, pipeline, client_factory=lambda: writer)
 
         def ready() -> None:

@@ -69,6 +69,12 @@ def test_up_serves_queries_refuses_a_second_stack_and_drains_on_ctrl_c(tmp_path:
 
         refused = cli("query", "INSERT INTO glassbox.traces (TraceId) VALUES ('x')", data_dir=data)
         assert refused.returncode == 1 and "read-only" in refused.stderr
+
+        # the stack owns chDB: a prompt registered now travels as a record through Kafka to the stack
+        added = cli("prompt", "add", "greeting", "--user", "Hello {{name}}", "--model", "openai/x", data_dir=data)
+        assert added.returncode == 0, added.stderr
+        listed_prompts = cli("prompt", "list", data_dir=data)
+        assert "greeting" in listed_prompts.stdout and "name" in listed_prompts.stdout, listed_prompts.stderr
     finally:
         glassbox.shutdown(5)
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
@@ -80,5 +86,7 @@ def test_up_serves_queries_refuses_a_second_stack_and_drains_on_ctrl_c(tmp_path:
     stored = [json.loads(line) for line in after.stdout.splitlines()]
     assert {"Name": "finished", "Status": "complete"} in stored
     assert {"Name": "still-running-parent", "Status": "incomplete"} in stored
+    prompts = cli("query", "-f", "json", "SELECT Name, Version FROM glassbox.prompts FINAL", data_dir=data)
+    assert [json.loads(line) for line in prompts.stdout.splitlines()] == [{"Name": "greeting", "Version": 1}]
     waterfall = cli("trace", orphan_trace[:10], data_dir=data)
     assert waterfall.returncode == 0 and "still-running-parent" in waterfall.stdout

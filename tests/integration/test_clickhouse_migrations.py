@@ -30,6 +30,7 @@ EXPECTED_TABLES = {
     "dead_letters_check", "sink_offsets", "spans_offsets_mv", "traces_offsets_mv", "evaluations_offsets_mv",
     "dead_letters_offsets_mv", "spans_1m", "spans_1m_mv", "traces_1m", "traces_1m_mv", "evaluations_1m",
     "evaluations_1m_mv", "pipeline_metrics", "pipeline_metrics_check", "pipeline_metrics_offsets_mv",
+    "dataset_items", "dataset_versions", "prompts", "prompt_labels", "experiments", "experiment_items",
 }  # fmt: skip
 
 
