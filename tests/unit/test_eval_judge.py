@@ -217,8 +217,20 @@ def test_every_judge_evaluator_produces_a_verdict(llm: FakeLLM) -> None:
     assert on_rag["instruction_adherence"].status is EvaluationStatus.PASSED
     assert "tool_choice" not in on_rag
     assert on_rag["answer_relevance"].status in (EvaluationStatus.PASSED, EvaluationStatus.FAILED)
+    assert on_rag["answer_relevance"].score is not None
     assert on_agent["tool_choice"].status is EvaluationStatus.FAILED
     assert on_agent["tool_choice"].failure_category == "tool_error"
+
+
+def test_a_refusal_is_left_to_the_retrieval_rules_and_costs_no_judge_call(llm: FakeLLM) -> None:
+    """ "I don't know" is not judged off-topic (instruction drift): refusal_with_context files it under
+    retrieval_failure when the documents were there; answer relevance publishes nothing and calls no judge."""
+    llm.add_rule(reply=simulated_judge)
+    refusal = next(t.trace for t in build_corpus() if t.scenario == "rag_refusal")
+    names = ["answer_relevance", "refusal_with_context"]
+    results = {r.evaluator: r for r in asyncio.run(judge_runner(llm, names).evaluate(refusal, names))}
+    assert "answer_relevance" not in results and llm.count() == 0
+    assert results["refusal_with_context"].failure_category == "retrieval_failure"
 
 
 def test_a_judge_outage_is_an_error_result_without_score(llm: FakeLLM) -> None:

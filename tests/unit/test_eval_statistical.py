@@ -26,6 +26,11 @@ def rag(answer: str, docs: list[dict], **metadata: object) -> TraceView:
 def test_terms_drop_stop_words_and_plurals() -> None:
     """Stop words go, suffixes are stripped so plural and singular meet."""
     assert terms("The refunds are issued") == ["refund", "issu"]
+    assert (
+        terms("stores store policies policy boxes box days day")
+        == ["store"] * 2 + ["policy"] * 2 + ["box"] * 2 + ["day"] * 2
+    )
+    assert terms("status class address") == ["status", "class", "address"]
 
 
 def test_coverage_and_tfidf_rank_related_text_higher() -> None:

@@ -18,7 +18,7 @@ from rich.table import Table
 from glassbox.common.settings import EmbeddedSettings, load
 
 RAG_WARMUP = [("healthy", 24), ("json_ok", 4)]
-AGENT_WARMUP = [("healthy", 12)]
+AGENT_WARMUP = [("healthy", 22)]
 RAG_FAILURES = [
     ("hallucination", 3),
     ("healthy", 4),
@@ -213,7 +213,8 @@ def report(console: Console, client: Any, rows: list[dict[str, Any]], stored: in
     evidence: dict[tuple[str, str], str] = {}
     for trace_id, category, evaluator, reason in client.query(
         "SELECT TraceId, FailureCategory, Evaluator, Reason FROM glassbox.evaluations FINAL "
-        "WHERE TraceId IN {ids:Array(String)} AND Status = 'failed' AND FailureCategory != ''",
+        "WHERE TraceId IN {ids:Array(String)} AND Status = 'failed' AND FailureCategory != '' "
+        "ORDER BY JudgeModel != '', Evaluator",  # a rule's exact finding is the clearest evidence
         parameters={"ids": ids},
     ).result_rows:
         cats[trace_id].add(category)

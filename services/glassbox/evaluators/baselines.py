@@ -4,8 +4,10 @@ A route is ``service_name/root span name``. The sampler asks for a route's :clas
 *before* adding the trace itself, so a spike never raises its own bar. Time is the traces' own end
 time (not the wall clock), so a replay computes the same baselines. Each route keeps at most
 ``max_samples`` samples within ``window_s`` of its newest one; the p99s are recomputed after every
-1% of new samples (at least one), which keeps the cost per trace flat. The state is in memory: a
-restarted worker warms up again (the spike rules skip with "baseline warming up" meanwhile).
+1% of new samples (at least one), which keeps the cost per trace flat. Once a route is warmed up,
+a trace far above its p99 (``outlier_factor``) is not added, so a burst of spikes does not become
+its own baseline. The state is in memory: a restarted worker warms up again (the spike rules skip
+with "baseline warming up" meanwhile).
 """
 
 from __future__ import annotations
@@ -110,5 +112,16 @@ class Baselines:
         baseline = self.snapshot(route, now_s)
         if trace.version == 1:
             m = trace.metrics
-            self.observe(route, now_s, m.duration_ns / 1e6, float(m.input_tokens + m.output_tokens), m.cost_usd)
+            figures = (m.duration_ns / 1e6, float(m.input_tokens + m.output_tokens), m.cost_usd)
+            if not self._outlier(baseline, figures):
+                self.observe(route, now_s, *figures)
         return baseline
+
+    def _outlier(self, baseline: RouteBaseline, figures: tuple[float, float, float]) -> bool:
+        factor = self.config.outlier_factor
+        if factor is None or baseline.samples < self.config.outlier_min_samples:
+            return False
+        bars = (baseline.latency_p99_ms, baseline.tokens_p99, baseline.cost_p99_usd)
+        return any(
+            bar is not None and bar > 0 and value > bar * factor for value, bar in zip(figures, bars, strict=True)
+        )

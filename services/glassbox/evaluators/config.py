@@ -150,6 +150,11 @@ class BaselineConfig(_Strict):
     """Newest traces kept per route (older ones leave the window early)."""
     max_routes: int = Field(10_000, ge=1)
     """Routes tracked at once; the least recently seen one is forgotten beyond it."""
+    outlier_factor: float | None = Field(2.0, gt=1.0)
+    """A trace above this × a warmed-up p99 (on latency, tokens or cost) stays out of the window, so a
+    burst of spikes keeps being flagged instead of raising its own bar; None lets every trace in."""
+    outlier_min_samples: int = Field(20, ge=1)
+    """Samples a route needs before outliers are kept out (match the spike rules' min_samples)."""
 
 
 class EvaluatorsConfig(_Strict):

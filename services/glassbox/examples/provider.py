@@ -29,7 +29,7 @@ PRICES = {
 
 _CONTEXT_LINE = re.compile(r"^\[(?P<id>[\w-]+)\]\s*(?P<text>.+)$", re.MULTILINE)
 HALLUCINATED = (
-    "Electronics can be returned within 90 days, opened or unopened, and we also refund the "
+    "The refund window for electronics is 90 days, opened or unopened, and we also refund the "
     "original shipping cost. [kb-refunds]"
 )
 
@@ -65,6 +65,15 @@ def grounded_answer(request: LLMRequest) -> str:
     if best is None:
         return "I don't know based on the provided context."
     return f"{best[2]} [{best[1]}]"
+
+
+def _question(request: LLMRequest) -> str:
+    """The question the support bot was asked (its prompt also carries retrieved documents)."""
+    return request.text.rsplit("Question:", 1)[-1].lower()
+
+
+def _asks_about(word: str) -> Any:
+    return lambda request: word in _question(request)
 
 
 def _last(request: LLMRequest) -> dict[str, Any]:
@@ -104,11 +113,12 @@ def rules() -> list[Rule]:
              tool_calls=[ToolCall("get_order", {"order_id": "Z-404"})], delay=0.02),
         Rule(name="agent-refund-bad-args", model=AGENT_MODEL, contains="refund order",
              tool_calls=[ToolCall("refund_order", {"order_id": 1002, "reason": "damaged"})], delay=0.02),
-        Rule(name="agent-where", model=AGENT_MODEL, regex=r"where is (my )?order",
+        Rule(name="agent-where", model=AGENT_MODEL, regex=r"(?i)where is (my )?order",
              tool_calls=[ToolCall("get_order", {"order_id": "A-1001"})], delay=0.02),
         # --- the support bot ---------------------------------------------------------------
-        Rule(name="rag-hallucination", model=SUPPORT_MODEL, contains="electronics", reply=HALLUCINATED, delay=0.04),
-        Rule(name="rag-refurbished", model=SUPPORT_MODEL, contains="refurbished",
+        Rule(name="rag-hallucination", model=SUPPORT_MODEL, when=_asks_about("electronics"),
+             reply=HALLUCINATED, delay=0.04),
+        Rule(name="rag-refurbished", model=SUPPORT_MODEL, when=_asks_about("refurbished"),
              reply="I don't know, the provided context does not say.", delay=0.03),
         Rule(name="rag-latency", model=SUPPORT_MODEL, contains="store hours", reply=grounded_answer, delay=2.5),
         Rule(name="ticket-prose", model=SUPPORT_MODEL, contains="URGENT",

@@ -136,8 +136,14 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], Scenario]] = {
 
 
 def warm_up(api_base: str) -> None:
+    """One plain and one streamed call before tracing starts, as a running service has warm clients."""
     import litellm
 
+    for chunk in litellm.completion(
+        model=f"openai/{SUPPORT_MODEL}", api_base=api_base, api_key="demo-key", stream=True,
+        messages=[{"role": "user", "content": "ping"}], max_tokens=1,
+    ):  # fmt: skip
+        del chunk
     litellm.completion(model=f"openai/{SUPPORT_MODEL}", api_base=api_base, api_key="demo-key",
                        messages=[{"role": "user", "content": "ping"}], max_tokens=1)  # fmt: skip
 

@@ -28,6 +28,7 @@ from glassbox.evaluators.judge.verdicts import (
     ToolChoiceVerdict,
 )
 from glassbox.evaluators.params import Params
+from glassbox.evaluators.rules.retrieval import is_refusal
 from glassbox.evaluators.types import (
     Evaluator,
     EvaluatorType,
@@ -151,6 +152,8 @@ class AnswerRelevance(JudgeEvaluator):
     def inputs(self, view: TraceView) -> dict[str, str] | Outcome:
         if not view.question.strip():
             return not_applicable("the trace has no question")
+        if is_refusal(view.answer):  # no judge paid to call "I don't know" off-topic; the retrieval rules judge it
+            return not_applicable("the answer is a refusal (refusal_with_context and empty_retrieval judge it)")
         return _needs(view) or {"question": view.question, "answer": view.answer}
 
     def decide(self, verdict: AnswerRelevanceVerdict, view: TraceView) -> Outcome:

@@ -26,8 +26,17 @@ def tokens(text: str) -> list[str]:
 
 
 def stem(token: str) -> str:
-    """A crude suffix stripper, so 'refunds' and 'refunded' meet 'refund'."""
-    for suffix in ("ing", "ed", "es", "s"):
+    """A crude suffix stripper, so 'refunds', 'refunded' and 'refunding' meet 'refund', 'policies' meets
+    'policy' and 'stores' meets 'store' (while 'boxes' meets 'box')."""
+    if len(token) <= 3:
+        return token
+    if token.endswith("ies") and len(token) > 4:
+        return token[:-3] + "y"
+    if (token.endswith("es") and token[-3] in "sxz") or token.endswith(("ches", "shes")):
+        return token[:-2]
+    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    for suffix in ("ing", "ed"):
         if len(token) > len(suffix) + 3 and token.endswith(suffix):
             return token[: -len(suffix)]
     return token
