@@ -167,8 +167,8 @@ def test_kill_9_in_the_middle_of_50k_spans_loses_and_duplicates_nothing(
             trace = f"{t + 1:032x}"
             root = f"{t + 1:08x}00000001"
             spans = [span(trace, root, None, 0, 100, name="job")]
-            spans += [span(trace, f"{t + 1:08x}{i + 2:08x}", root, i, i + 5, "tool", payload={"gen_ai.tool.name": f"t{i}"})
-                      for i in range(per_trace - 1)]  # fmt: skip
+            spans += [span(trace, f"{t + 1:08x}{i + 2:08x}", root, i, i + 5, "tool",
+                           payload={"gen_ai.tool.name": f"t{i}"}) for i in range(per_trace - 1)]  # fmt: skip
             send(producer, w.topic, trace, spans)
             if t % 250 == 249:  # about 20 s of steady traffic
                 producer.flush()

@@ -55,8 +55,8 @@ def make_trace(t: int, per_trace: int, now_ns: int, rnd: random.Random) -> tuple
             "name": "search_kb", "kind": "retrieval", "start_time_unix_nano": start + 1_000_000,
             "end_time_unix_nano": start + 40_000_000, "resource": {"service.name": f"svc-{t % 4}"},
             "payload": {"glassbox.retrieval.query": f"question number {t}", "glassbox.retrieval.documents": [
-                {"id": f"doc-{(t + i) % 50}", "score": round(0.9 - i * 0.1, 2), "content": f"document {(t + i) % 50} text"}
-                for i in range(3)]},
+                {"id": f"doc-{(t + i) % 50}", "score": round(0.9 - i * 0.1, 2),
+                 "content": f"document {(t + i) % 50} text"} for i in range(3)]},
         },
         {
             "schema_version": 1, "trace_id": trace_id, "span_id": f"{rnd.getrandbits(64):016x}", "parent_span_id": root,
@@ -72,7 +72,8 @@ def make_trace(t: int, per_trace: int, now_ns: int, rnd: random.Random) -> tuple
             {
                 "schema_version": 1, "trace_id": trace_id, "span_id": f"{rnd.getrandbits(64):016x}",
                 "parent_span_id": root, "name": "lookup", "kind": "tool",
-                "start_time_unix_nano": start + (60 + i) * 1_000_000, "end_time_unix_nano": start + (62 + i) * 1_000_000,
+                "start_time_unix_nano": start + (60 + i) * 1_000_000,
+                "end_time_unix_nano": start + (62 + i) * 1_000_000,
                 "resource": {"service.name": f"svc-{t % 4}"},
                 "payload": {"gen_ai.tool.name": "lookup", "gen_ai.tool.call.arguments": {"key": f"k{i}"},
                             "gen_ai.tool.call.result": {"value": i}},
@@ -193,7 +194,7 @@ def glassbox_env(servers: str, prefix: str, chdb_path: str, tag: str) -> dict[st
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "glassbox.cli", *args], env=env, start_new_session=True,
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115  # fmt: skip
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # fmt: skip
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -346,7 +347,8 @@ def main() -> int:
         client = stored(chdb_path)
         p50, p99, n = client.query(
             "SELECT quantile(0.5)(lat), quantile(0.99)(lat), count() FROM (SELECT "
-            "toUnixTimestamp64Milli(_ingested_at) - intDiv(toUnixTimestamp64Nano(Timestamp) + Duration, 1000000) AS lat "
+            "toUnixTimestamp64Milli(_ingested_at) "
+            "- intDiv(toUnixTimestamp64Nano(Timestamp) + Duration, 1000000) AS lat "
             "FROM spans WHERE SpanName = 'answer_question')"
         ).result_rows[0]  # fmt: skip
         print(f"ingest-to-queryable latency at {rate:.0f} spans/s (half the max): p50 {p50:.0f} ms, p99 {p99:.0f} ms "
