@@ -63,3 +63,15 @@ def test_the_visibility_query_matches_the_row_key_and_a_version_at_least_as_new(
     )
     assert params == {"k0": "golden", "k1": 3, "v": 1003}
     assert set(json.loads(encode("dataset_versions", [_version(1)])[0])["rows"][0]) == set(COLUMNS["dataset_versions"])
+
+
+def test_the_registry_contract_names_exactly_the_tables_a_record_may_write() -> None:
+    """The DatasetRecord model (and its JSON Schema) admits the tables the consumer stores, no more, no fewer;
+    an encoded record validates against the model."""
+    from typing import get_args
+
+    from glassbox.models.records import DatasetRecord, DatasetTable
+
+    assert set(get_args(DatasetTable)) == set(COLUMNS)
+    (message,) = encode("dataset_versions", [_version(1)])
+    assert DatasetRecord.model_validate_json(message).table == "dataset_versions"

@@ -3,8 +3,8 @@
 Used when ``glassbox up`` owns the embedded data (see :mod:`glassbox.datasets.backend`). Each
 :meth:`KafkaRecordWriter.write` sends the rows (acks=all), then polls the stack's read-only
 endpoint until the last row is visible, so the next command reads what this one wrote. A stack
-that does not run the dataset-records service has no records topic (the service creates it), so
-the first write fails at once with :class:`~glassbox.datasets.backend.StackWriteError` naming the
+without the records topic (one started by a Glassbox that predates dataset records) cannot store
+them, so the first write fails at once with :class:`~glassbox.datasets.backend.StackWriteError` naming the
 two ways out; rows that are sent but not stored within ``timeout_s`` fail the same way.
 """
 
@@ -68,7 +68,7 @@ class KafkaRecordWriter:
             if not self._topic_exists():
                 raise StackWriteError(
                     f"the running Glassbox stack ({self.stack}) does not store dataset records (it has no "
-                    f"{self.topic} topic: it runs without the dataset-records service). {WAYS_OUT}"
+                    f"{self.topic} topic: it was started by an older Glassbox). {WAYS_OUT}"
                 )
             self._producer = KafkaProducer(
                 bootstrap_servers=self.kafka.servers, acks="all", linger_ms=5, **self.kafka.kafka_python_options()
@@ -76,7 +76,7 @@ class KafkaRecordWriter:
         return self._producer
 
     def _topic_exists(self) -> bool:
-        """The stack's dataset-records service creates the topic when it starts; no topic, no service."""
+        """Stacks create every registry topic, this one included, when they start; no topic, no service."""
         from kafka import KafkaAdminClient
 
         admin = KafkaAdminClient(

@@ -1,7 +1,8 @@
 """Dataset records on Kafka: how a process that does not own ClickHouse asks the one that does to store rows.
 
-Topic ``glassbox.dataset-records`` (one partition, so records are stored in the order they were
-sent: a dataset version's items before its version row). A message is one table's rows::
+Topic ``glassbox.dataset-records`` (in the topic registry; the envelope's contract is
+:class:`glassbox.models.records.DatasetRecord`). One partition, so records are stored in the order
+they were sent: a dataset version's items before its version row. A message is one table's rows::
 
     {"schema_version": 1, "table": "dataset_items", "rows": [{"Dataset": "golden", "Version": 3, ...}]}
 
@@ -18,21 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from glassbox.datasets.tables import COLUMNS, Row
-from glassbox.models.topics import DAY_MS, TopicSpec
+from glassbox.models.records import MAX_ROWS_PER_RECORD
+from glassbox.models.topics import DATASET_RECORDS
 
-DATASET_RECORDS = TopicSpec(
-    name="glassbox.dataset-records",
-    key="table name",
-    partitions=1,
-    keyed_by_trace=False,
-    retention_ms=7 * DAY_MS,
-    schema_name="dataset-record",
-    schema_version=1,
-    description="Rows of the dataset, prompt and experiment tables sent by CLI processes while the embedded "
-    "stack owns ClickHouse; its dataset-records service stores them.",
-)
-MAX_ROWS_PER_RECORD = 500
-"""Rows per message (keeps messages well under Kafka's 1 MB default)."""
+__all__ = ["DATASET_RECORDS", "MAX_ROWS_PER_RECORD", "Record", "RecordError", "decode", "encode"]
 
 
 class RecordError(ValueError):
@@ -70,8 +60,12 @@ def decode(value: bytes | None) -> Record:
     table, rows = doc.get("table"), doc.get("rows")
     if table not in COLUMNS:
         raise RecordError(f"unknown table {table!r}")
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise RecordError("rows must be a list of objects")
+    if (
+        not isinstance(rows, list)
+        or not 0 < len(rows) <= MAX_ROWS_PER_RECORD
+        or not all(isinstance(r, dict) for r in rows)
+    ):
+        raise RecordError(f"rows must be a list of 1 to {MAX_ROWS_PER_RECORD} objects")
     wanted = set(COLUMNS[table])
     for i, row in enumerate(rows):
         if set(row) != wanted:

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from glassbox.models.deadletter import DeadLetter
 from glassbox.models.evaluation import EvaluationRequest, EvaluationResult
 from glassbox.models.metrics import PipelineMetrics
+from glassbox.models.records import DatasetRecord
 from glassbox.models.span import SCHEMA_VERSION, SpanEvent
 from glassbox.models.trace import AssembledTrace
 
@@ -103,6 +104,18 @@ PIPELINE_METRICS = TopicSpec(
     "the sink stores them in pipeline_metrics.",
 )
 
+DATASET_RECORDS = TopicSpec(
+    name="glassbox.dataset-records",
+    key="table name",
+    partitions=1,
+    keyed_by_trace=False,
+    retention_ms=7 * DAY_MS,
+    schema_name="dataset-record",
+    schema_version=1,
+    description="Rows of the dataset, prompt and experiment tables sent by CLI processes while the embedded "
+    "stack owns ClickHouse; its dataset-records service stores them (one partition: stored in the order sent).",
+)
+
 REGISTRY: tuple[TopicSpec, ...] = (
     SPANS,
     TRACES,
@@ -110,6 +123,7 @@ REGISTRY: tuple[TopicSpec, ...] = (
     EVALUATION_RESULTS,
     DEAD_LETTERS,
     PIPELINE_METRICS,
+    DATASET_RECORDS,
 )
 
 SCHEMA_ADAPTERS: dict[str, TypeAdapter[Any]] = {
@@ -120,6 +134,7 @@ SCHEMA_ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "evaluation-result": TypeAdapter(EvaluationResult),
     "dead-letter": TypeAdapter(DeadLetter),
     "pipeline-metrics": TypeAdapter(PipelineMetrics),
+    "dataset-record": TypeAdapter(DatasetRecord),
 }
 
 
