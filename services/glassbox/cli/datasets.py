@@ -59,6 +59,18 @@ def _print_items(name: str, version: int, items: list[Any], limit: int) -> None:
     Console().print(table(title, ["item", "input", "context", "expected", "tags", "source trace"], rows))
 
 
+def _version_items(ref: str, data_dir: Path | None) -> tuple[str, Any, list[Any]]:
+    """NAME or NAME@VERSION → the dataset name, its resolved version and that version's items."""
+    from glassbox.datasets.models import split_ref
+    from glassbox.datasets.store import DatasetStore
+
+    with storage(data_dir) as backend:
+        name, number = split_ref(ref, "dataset")
+        store = DatasetStore(backend)
+        version = store.resolve(name, number)
+        return name, version, store.items(name, version.version)
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Golden datasets: failing cases from traces, queries and JSONL files, in versions.",
                         no_args_is_help=True)  # fmt: skip
@@ -97,14 +109,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show the items of a dataset version."""
         from glassbox.datasets.jsonl import write_items
-        from glassbox.datasets.models import split_ref
-        from glassbox.datasets.store import DatasetStore
 
-        with storage(data_dir) as backend:
-            name, number = split_ref(ref, "dataset")
-            store = DatasetStore(backend)
-            version = store.resolve(name, number)
-            items = store.items(name, version.version)
+        name, version, items = _version_items(ref, data_dir)
         if fmt == "json":
             write_items(sys.stdout, items, name, version.version)
         else:
@@ -171,14 +177,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export a dataset version as JSON lines."""
         from glassbox.datasets.jsonl import write_items
-        from glassbox.datasets.models import split_ref
-        from glassbox.datasets.store import DatasetStore
 
-        with storage(data_dir) as backend:
-            name, number = split_ref(ref, "dataset")
-            store = DatasetStore(backend)
-            version = store.resolve(name, number)
-            items = store.items(name, version.version)
+        name, version, items = _version_items(ref, data_dir)
         if output is None:
             write_items(sys.stdout, items, name, version.version)
             return

@@ -8,64 +8,20 @@ restored.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
 
+from glassbox.evaluators.stored import SPANS_SQL as STORED_SPANS_SQL
+from glassbox.evaluators.stored import span_from_row
 from glassbox.models.span import parse_span, span_to_dict
 from glassbox.models.trace import AssembledTrace
 
-SPANS_SQL = (
-    "SELECT SpanId, ParentSpanId, SpanName, Kind, toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, "
-    "StatusCode, StatusMessage, ServiceName, Environment, Release, SessionId, UserId, Cohort, Tags, Metadata, "
-    "Input, Output, Payload, Events.Name AS EventNames, "
-    "arrayMap(t -> toUnixTimestamp64Nano(t), Events.Timestamp) AS EventTimes, Events.Attributes AS EventAttributes "
-    "FROM {db}.spans FINAL WHERE TraceId = {trace_id:String} ORDER BY Timestamp, SpanId"
-)
+SPANS_SQL = STORED_SPANS_SQL.format(db="{db}")
+"""The trace's spans, with ``{db}`` left for :meth:`Backend.rows` to fill."""
 TRACE_SQL = (
     "SELECT max(Version) AS Version, any(Status) AS Status FROM {db}.traces FINAL WHERE TraceId = {trace_id:String}"
 )
-
-
-def _json(text: str) -> Any:
-    return json.loads(text) if text else None
-
-
-def span_from_row(trace_id: str, row: dict[str, Any]) -> dict[str, Any]:
-    """The wire-form span event of one ``spans`` row. Pure."""
-    start = int(row["StartNs"])
-    span: dict[str, Any] = {
-        "schema_version": 1,
-        "trace_id": trace_id,
-        "span_id": row["SpanId"],
-        "name": row["SpanName"] or "span",
-        "kind": row["Kind"] or "span",
-        "start_time_unix_nano": start,
-        "end_time_unix_nano": start + int(row["Duration"]),
-        "status": {"code": str(row["StatusCode"]).lower() or "unset", "message": row["StatusMessage"] or None},
-        "resource": {
-            "service.name": row["ServiceName"] or "unknown_service",
-            "deployment.environment.name": row["Environment"] or None,
-            "service.version": row["Release"] or None,
-        },
-        "session_id": row["SessionId"] or None,
-        "user_id": row["UserId"] or None,
-        "cohort": row["Cohort"] or None,
-        "tags": list(row["Tags"]),
-        "metadata": _json(row["Metadata"]) or {},
-        "input": _json(row["Input"]),
-        "output": _json(row["Output"]),
-        "events": [
-            {"name": name, "time_unix_nano": int(at), "attributes": dict(attrs)}
-            for name, at, attrs in zip(row["EventNames"], row["EventTimes"], row["EventAttributes"], strict=False)
-        ],
-    }
-    if row["ParentSpanId"]:
-        span["parent_span_id"] = row["ParentSpanId"]
-    if span["kind"] != "span":
-        span["payload"] = _json(row["Payload"]) or {}
-    return span
 
 
 def load_trace(backend: Any, trace_id: str) -> AssembledTrace | None:

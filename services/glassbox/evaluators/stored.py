@@ -40,20 +40,20 @@ def _json(text: str) -> Any:
 
 
 def span_from_row(trace_id: str, row: dict[str, Any]) -> dict[str, Any]:
-    """The wire-form span event of one ``spans`` row."""
+    """The wire-form span event of one ``spans`` row (also used by datasets and replays). Pure."""
     start = int(row["StartNs"])
     span: dict[str, Any] = {
         "schema_version": 1,
         "trace_id": trace_id,
         "span_id": row["SpanId"],
         "parent_span_id": row["ParentSpanId"] or None,
-        "name": row["SpanName"],
+        "name": row["SpanName"] or "span",
         "kind": row["Kind"] or "span",
         "start_time_unix_nano": start,
         "end_time_unix_nano": start + int(row["Duration"]),
-        "status": {"code": str(row["StatusCode"]).lower(), "message": row["StatusMessage"] or None},
+        "status": {"code": str(row["StatusCode"]).lower() or "unset", "message": row["StatusMessage"] or None},
         "resource": {
-            "service.name": row["ServiceName"],
+            "service.name": row["ServiceName"] or "unknown_service",
             "deployment.environment.name": row["Environment"] or None,
             "service.version": row["Release"] or None,
         },
