@@ -236,6 +236,8 @@ def test_restart_mid_evaluation_repeats_no_judge_call_and_loses_no_result(
     traces = list(distinct.values())[:16]  # one trace per answer, so a judge prompt names its trace
     judge.latency = 0.4
     config = judge_config(judge.base_url, ["faithfulness"])
+    # no timeouts, so no retries, even on a loaded machine: every call counted twice is a repeat after the restart
+    config["judges"]["default"]["timeout_s"] = 30
     first = Worker(kafka, config, tmp_path, unique).start()
     publish_traces(kafka, traces)
     try:
