@@ -18,12 +18,13 @@ from tests.support.clickhouse import produce, span_message, trace_of_every_kind
 
 SCRIPT = textwrap.dedent(
     """
+    import os
     from glassbox.common.logging import configure
     from glassbox.common.settings import ClickHouseSettings, KafkaSettings, PipelineSettings
     from glassbox.sink.runner import run_sink
 
     configure("INFO", json=True)
-    run_sink(KafkaSettings(), ClickHouseSettings(), PipelineSettings())
+    run_sink(KafkaSettings(), ClickHouseSettings(), PipelineSettings(), query_port=int(os.environ["TEST_QUERY_PORT"]))
     """
 )
 
@@ -41,7 +42,13 @@ def _events(lines: list[str]) -> list[dict[str, object]]:
 def test_sigterm_stops_the_sink_process_gracefully(
     topics: KafkaSettings, pipeline_settings: PipelineSettings, tmp_path: Path, unique: str
 ) -> None:
-    """The process migrates its own chDB, stores the spans, and on SIGTERM flushes, commits, leaves and exits 0."""
+    """The process migrates its own chDB, stores the spans, serves them on its read-only query endpoint, and on
+    SIGTERM flushes, commits, leaves and exits 0."""
+    import clickhouse_connect
+
+    from glassbox.embedded.broker import free_port
+
+    port = free_port()
     spans = trace_of_every_kind()
     produce(
         topics.bootstrap_servers,
@@ -56,6 +63,7 @@ def test_sigterm_stops_the_sink_process_gracefully(
         "GLASSBOX_PIPELINE_SINK_GROUP": pipeline_settings.sink_group,
         "GLASSBOX_PIPELINE_SINK_BATCH_SECONDS": "0.2",
         "GLASSBOX_PIPELINE_SESSION_TIMEOUT_S": str(pipeline_settings.session_timeout_s),
+        "TEST_QUERY_PORT": str(port),
     }
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
@@ -68,7 +76,12 @@ def test_sigterm_stops_the_sink_process_gracefully(
         lines.append(line)
         if '"sink.flush"' in line:
             break
-    proc.send_signal(signal.SIGTERM)
+    try:
+        reader = clickhouse_connect.get_client(host="127.0.0.1", port=port, database=f"glassbox_{unique}")
+        assert reader.query("SELECT count() FROM spans").result_rows[0][0] == len(spans)
+        reader.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
     lines += proc.stderr.read().splitlines()
     assert proc.wait(timeout=60) == 0, "".join(lines[-20:])
     events = {e["event"]: e for e in _events(lines)}

@@ -48,13 +48,17 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command("sink")
-    def sink() -> None:
+    def sink(
+        query_port: int | None = typer.Option(
+            None, help="With a chdb:// ClickHouse URL: serve the read-only query endpoint on this loopback port."
+        ),
+    ) -> None:
         """Run the sink: spans, traces, evaluation results and dead letters → ClickHouse (migrates first)."""
         from glassbox.common.settings import ClickHouseSettings
         from glassbox.sink.runner import run_sink
 
         configure()
-        run_sink(load(KafkaSettings), load(ClickHouseSettings), load(PipelineSettings))
+        run_sink(load(KafkaSettings), load(ClickHouseSettings), load(PipelineSettings), query_port=query_port)
 
     @app.command("migrate")
     def migrate() -> None:
