@@ -217,10 +217,13 @@ def bench_judge(concurrencies: tuple[int, ...] = (4, 8, 16), calls_per_slot: int
     provider, base_url = fake_provider("ok", 0.2)
     trace = next(t for t in corpus() if t.metrics.retrievals and t.output)
     print("judge: faithfulness against the fake provider, 200 ms per call")
+    # A judge model litellm has no price for costs it a failed search of its cost map on every call (~4 ms of
+    # CPU); with prices (a model in litellm's map, or input/output_cost_per_token in the config) it has none.
+    variants = [("unpriced model", {}), ("priced model", {"input_cost_per_token": 1e-7, "output_cost_per_token": 4e-7})]
     try:
-        for c in concurrencies:
+        for (label, prices), c in [(v, c) for v in variants for c in concurrencies]:
             config = parse_config({
-                "judges": {"default": {"model": "openai/fake-judge", "api_base": base_url}},
+                "judges": {"default": {"model": "openai/fake-judge", "api_base": base_url, **prices}},
                 "bindings": [{"name": "j", "evaluators": ["faithfulness"]}],
             })  # fmt: skip
             runner, _ = build_runner(config, EvaluatorSettings(judge_concurrency=c))
@@ -234,7 +237,8 @@ def bench_judge(concurrencies: tuple[int, ...] = (4, 8, 16), calls_per_slot: int
             elapsed = time.perf_counter() - started
             ok = sum(1 for batch in results for r in batch if r.status == "passed")
             rate = total / elapsed
-            print(f"  C={c:<3} {rate:6.1f} judgements/s, bound {c / 0.2:5.0f}/s, ratio {rate / (c / 0.2):.2f}"
+            print(f"  {label:<15} C={c:<3} {rate:6.1f} judgements/s, bound {c / 0.2:5.0f}/s, "
+                  f"ratio {rate / (c / 0.2):.2f}"
                   f"  ({ok}/{total} verdicts)")  # fmt: skip
     finally:
         provider.terminate()
