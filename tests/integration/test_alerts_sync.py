@@ -80,9 +80,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     """A Grafana to sync to, with a fresh folder uid and rule-name prefix; cleaned up afterwards."""
     unique = uuid.uuid4().hex[:8]
     if request.param == "fake":
-        with FakeGrafana() as fake:
-            settings = _settings(fake.url, f"gbx-test-{unique}", fake.token, None, None)
-            yield _wrap(settings, fake, "")
+        yield from _fake_target(unique)
         return
     raw = urlparse(os.environ["GRAFANA_URL"])
     url = raw._replace(netloc=(raw.hostname or "") + (f":{raw.port}" if raw.port else "")).geturl()
@@ -96,6 +94,19 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         if str(point.get("name", "")).startswith(result.prefix):
             result.api.alertingprovisioning.delete_contactpoint(point["uid"])
     result.api.folder.delete_folder(settings.folder_uid)
+
+
+@pytest.fixture
+def fake_target() -> Iterator[Target]:
+    """The local fake only: for what must not be done to a real Grafana (replacing its notification policy
+    tree) and for what needs the fake's credentials (the CLI reads GLASSBOX_GRAFANA_* settings)."""
+    yield from _fake_target(uuid.uuid4().hex[:8])
+
+
+def _fake_target(unique: str) -> Iterator[Target]:
+    with FakeGrafana() as fake:
+        settings = _settings(fake.url, f"gbx-test-{unique}", fake.token, None, None)
+        yield _wrap(settings, fake, "")
 
 
 def _wrap(settings: GrafanaSettings, fake: FakeGrafana | None, prefix: str) -> Target:
@@ -196,11 +207,12 @@ def test_dry_run_shows_the_diff_and_writes_nothing(target: Target) -> None:
     assert set(target.rules()) == {"tool-errors", "dead-letters"}
 
 
-def test_contact_points_and_policy_are_created_once(target: Target) -> None:
+def test_contact_points_and_policy_are_created_once(fake_target: Target) -> None:
     """Declared contact points and the policy are written before the rules that use them; a re-sync writes
-    nothing, even though Grafana redacts secret settings."""
-    if target.fake is None:
-        pytest.skip("replacing the policy tree of a real Grafana would disturb it")  # documented: fake only
+    nothing, even though Grafana redacts secret settings. (Fake only: replacing the policy tree of a real
+    Grafana would disturb it.)"""
+    target = fake_target
+    assert target.fake is not None
     points = [{"name": "oncall", "type": "webhook", "settings": {"url": "http://hook", "password": "s3cret"}}]
     policy = {"receiver": "oncall", "routes": [{"receiver": "oncall", "matchers": {"severity": "critical"}}]}
     alerts = target.alerts([{**RULE_A, "contact_point": "oncall"}], contact_points=points, notification_policy=policy)
@@ -212,10 +224,11 @@ def test_contact_points_and_policy_are_created_once(target: Target) -> None:
     assert sync(target.api, alerts, target.settings).writes == [] and target.writes == []
 
 
-def test_cli_sync_dry_run_prints_the_plan(target: Target, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """`glassbox alerts sync --dry-run` prints the changes and says nothing was written."""
-    if target.fake is None:
-        pytest.skip("the CLI reads GLASSBOX_GRAFANA_* only; covered on the fake")
+def test_cli_sync_dry_run_prints_the_plan(fake_target: Target, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """`glassbox alerts sync --dry-run` prints the changes and says nothing was written, then a real sync
+    leaves nothing to do."""
+    target = fake_target
+    assert target.fake is not None
     path = tmp_path / "alerts.yaml"
     path.write_text("rules:\n  - {name: dl, summary: dead letters, metric: dead_letters, above: 0}\n")
     for key, value in {"URL": target.settings.url, "TOKEN": target.fake.token,
