@@ -33,7 +33,7 @@ from glassbox.common.faust_app import rewind_uncommitted
 from glassbox.common.logging import RateLimitedLog, get_logger
 from glassbox.common.metrics import attach_faust_reporter
 from glassbox.common.settings import KafkaSettings, PipelineSettings
-from glassbox.models.deadletter import make_dead_letter
+from glassbox.models.deadletter import dead_letter_of
 from glassbox.models.messages import RejectReason, decode_span_message
 from glassbox.models.topics import DEAD_LETTERS, SPANS, TRACES
 
@@ -169,14 +169,7 @@ class Assembler:
         self.stats.rerouted += 1
 
     async def _dead_letter(self, rejected: Any, message: Any) -> None:
-        letter = make_dead_letter(
-            rejected,
-            stage=STAGE,
-            source_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-        )
+        letter = dead_letter_of(rejected, STAGE, message)
         await self.dead_letter_topic.send(
             key=message.topic.encode(), value=letter.model_dump_json(exclude_none=True).encode(), force=True
         )

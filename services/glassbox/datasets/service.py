@@ -21,7 +21,7 @@ from glassbox.common.logging import get_logger
 from glassbox.common.settings import ClickHouseSettings, KafkaSettings, PipelineSettings
 from glassbox.datasets.backend import DirectWriter
 from glassbox.datasets.records import DATASET_RECORDS, Record, RecordError, decode
-from glassbox.models.deadletter import make_dead_letter
+from glassbox.models.deadletter import dead_letter_of
 from glassbox.models.messages import Rejected, RejectReason
 from glassbox.models.topics import DEAD_LETTERS
 
@@ -138,14 +138,7 @@ class DatasetRecordsService:
                 delay = min(delay * 2, self.pipeline.sink_max_backoff_s)
 
     async def _dead_letter(self, message: Any, reason: RejectReason, text: str) -> None:
-        letter = make_dead_letter(
-            Rejected(-1, reason, text, message.value or b""),
-            stage=STAGE,
-            source_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-        )
+        letter = dead_letter_of(Rejected(-1, reason, text, message.value or b""), STAGE, message)
         await self._producer.send_and_wait(
             DEAD_LETTERS.full_name(self.kafka.topic_prefix),
             letter.model_dump_json().encode(),

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from glassbox.common.logging import RateLimitedLog, get_logger
-from glassbox.models.deadletter import make_dead_letter
+from glassbox.models.deadletter import dead_letter_of
 from glassbox.models.evaluation import EvaluationResult
 from glassbox.models.messages import Rejected, RejectReason, summarize_validation_error
 
@@ -60,14 +60,7 @@ class Outputs:
 
     async def dead_letter(self, rejected: Rejected, message: Any) -> None:
         """Send a rejected message to the dead-letter topic with its raw bytes, reason, topic, partition, offset."""
-        letter = make_dead_letter(
-            rejected,
-            stage=STAGE,
-            source_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-        )
+        letter = dead_letter_of(rejected, STAGE, message)
         await self.send(
             self.dead_letter_topic, message.topic.encode(), letter.model_dump_json(exclude_none=True).encode()
         )

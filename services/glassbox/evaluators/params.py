@@ -15,6 +15,18 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def checked_regexes(patterns: list[str]) -> list[str]:
+    """``patterns`` unchanged when each compiles; ValueError naming the first that does not."""
+    import re
+
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+    return patterns
+
+
 @lru_cache(maxsize=512)
 def _validator_for(schema_json: bytes) -> Any:
     import json

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import Field
 
@@ -43,6 +43,31 @@ MAX_RAW_BYTES = 256 * 1024
 
 def dead_letter_id(source_topic: str, partition: int, offset: int, index: int, stage: str) -> str:
     return hashlib.sha256(f"{stage}:{source_topic}:{partition}:{offset}:{index}".encode()).hexdigest()[:32]
+
+
+class MessageOrigin(Protocol):
+    """Where a message came from: a Kafka consumer record (aiokafka, faust) or the sink's source."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+
+
+def dead_letter_of(rejected: Rejected, stage: str, origin: MessageOrigin) -> DeadLetter:
+    """The dead-letter record of a rejection found in the message at ``origin``."""
+    return make_dead_letter(
+        rejected,
+        stage=stage,
+        source_topic=origin.topic,
+        partition=origin.partition,
+        offset=origin.offset,
+        key=origin.key,
+    )
 
 
 def make_dead_letter(

@@ -20,7 +20,7 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel, ValidationError
 
-from glassbox.models.deadletter import DeadLetter, dead_letter_id, make_dead_letter
+from glassbox.models.deadletter import DeadLetter, dead_letter_id, dead_letter_of
 from glassbox.models.evaluation import EvaluationResult
 from glassbox.models.messages import Rejected, RejectReason, decode_span_message, summarize_validation_error
 from glassbox.models.metrics import PipelineMetrics
@@ -106,14 +106,7 @@ def process_message(role: TopicRole, value: bytes | None, source: Source, *, max
 
 def invalid_message_row(rejected: Rejected, source: Source) -> PendingRow:
     """The ``dead_letters`` row of a message (or element) the sink could not read."""
-    letter = make_dead_letter(
-        rejected,
-        stage=SINK_STAGE,
-        source_topic=source.topic,
-        partition=source.partition,
-        offset=source.offset,
-        key=source.key,
-    )
+    letter = dead_letter_of(rejected, SINK_STAGE, source)
     return PendingRow(dead_letter_row(letter, source), source, rejected.index, rejected.raw)
 
 
@@ -134,9 +127,7 @@ def storage_failure_row(table: str, pending: PendingRow, error: str) -> PendingR
     src = pending.source
     reason = f"ClickHouse refused the {table} row: {error}"
     rejected = Rejected(pending.index, RejectReason.STORAGE, reason, element_bytes(pending.value, pending.index))
-    letter = make_dead_letter(
-        rejected, stage=SINK_STAGE, source_topic=src.topic, partition=src.partition, offset=src.offset, key=src.key
-    )
+    letter = dead_letter_of(rejected, SINK_STAGE, src)
     letter = letter.model_copy(
         update={"id": dead_letter_id(src.topic, src.partition, src.offset, pending.index, f"{SINK_STAGE}.{table}")}
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from glassbox.evaluators.params import Params
+from glassbox.evaluators.params import Params, checked_regexes
 from glassbox.evaluators.statistical.lexical import coverage
 from glassbox.evaluators.types import Evaluator, Outcome, failed, not_applicable, passed
 from glassbox.evaluators.view import TraceView, as_text
@@ -77,12 +77,7 @@ class RefusalParams(Params):
     @field_validator("patterns")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
-        return patterns
+        return checked_regexes(patterns)
 
 
 class RefusalWithContext(Evaluator):

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field, JsonValue, field_validator
 
-from glassbox.evaluators.params import Params, schema_validator
+from glassbox.evaluators.params import Params, checked_regexes, schema_validator
 from glassbox.evaluators.types import Evaluator, Outcome, failed, not_applicable, passed
 from glassbox.evaluators.view import TraceView, generation_output
 from glassbox.models.evaluation import FailureCategory
@@ -111,12 +111,7 @@ class RegexParams(Params):
     @field_validator("must_match", "must_not_match")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
-        return patterns
+        return checked_regexes(patterns)
 
 
 class RegexMatch(Evaluator):
