@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from glassbox.common.clickhouse import Client
 from glassbox.common.settings import ClickHouseSettings
 from glassbox.datasets.backend import Backend, direct
 from glassbox.examples.provider import HALLUCINATED
+from tests.support.cli import glassbox
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -45,16 +45,6 @@ def env(monkeypatch: pytest.MonkeyPatch, chdb_path: Path, ch_settings: ClickHous
 @pytest.fixture
 def backend(migrated: Client, ch_settings: ClickHouseSettings, env: None) -> Backend:
     return direct(migrated, ch_settings)
-
-
-def glassbox(*args: str) -> Any:
-    from glassbox.cli.main import _register, app
-
-    _register()
-    result = CliRunner().invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
 
 
 def test_failing_demo_traces_become_a_dataset_that_round_trips_through_jsonl(

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from glassbox.common.clickhouse import Client
 from glassbox.common.settings import ClickHouseSettings
@@ -19,6 +18,7 @@ from glassbox.datasets.experiments import ExperimentStore
 from glassbox.datasets.models import DatasetItem
 from glassbox.datasets.store import DatasetStore
 from glassbox.devtools import FakeLLM, Rule
+from tests.support.cli import glassbox
 from tests.support.fake_llm import litellm_module_fixture  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -98,16 +98,6 @@ def backend(
         )
         assert result.exit_code == 0, result.output
     return backend
-
-
-def glassbox(*args: str) -> Any:
-    from glassbox.cli.main import _register, app
-
-    _register()
-    result = CliRunner().invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
 
 
 def run(prompt: str, name: str, *extra: str) -> Any:

@@ -8,7 +8,6 @@ Run by `glassbox demo` as its own process (service "order-agent"):
 from __future__ import annotations
 
 import json
-import random
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,7 @@ import jsonschema
 
 import glassbox
 from glassbox.examples.provider import AGENT_MODEL
-from glassbox.examples.rag_app import LAST_TRACE, main, remember_trace
+from glassbox.examples.rag_app import main, remember_trace
 
 MAX_ITERATIONS = 6
 SYSTEM = "You are an order support agent. Use the tools to look orders up or refund them, then answer briefly."
@@ -143,17 +142,5 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], Any]] = {
 }
 
 
-def run(api_base: str, plan: list[tuple[str, int]], seed: int = 11) -> list[dict[str, Any]]:
-    rnd = random.Random(seed)
-    out = []
-    for scenario, count in plan:
-        expected, action = SCENARIOS[scenario]
-        for _ in range(count):
-            LAST_TRACE.clear()
-            action(api_base, rnd)
-            out.append({"scenario": scenario, "trace_id": LAST_TRACE.get("id", ""), "expected": list(expected)})
-    return out
-
-
 if __name__ == "__main__":
-    sys.exit(main(service="order-agent", scenarios=SCENARIOS, runner=run))
+    sys.exit(main(service="order-agent", scenarios=SCENARIOS))

@@ -156,12 +156,15 @@ def remember_trace() -> None:
     LAST_TRACE["id"] = glassbox.current_span().trace_id_hex
 
 
-def run(api_base: str, plan: list[tuple[str, int]], seed: int = 7) -> list[dict[str, Any]]:
-    """Run each scenario ``count`` times, in order; one result row per trace."""
+def run(
+    api_base: str, plan: list[tuple[str, int]], seed: int = 7, scenarios: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Run each scenario ``count`` times, in order (this app's scenarios unless given); one row per trace."""
     rnd = random.Random(seed)
+    known = scenarios if scenarios is not None else SCENARIOS
     out = []
     for scenario, count in plan:
-        expected, action = SCENARIOS[scenario]
+        expected, action = known[scenario]
         for _ in range(count):
             LAST_TRACE.clear()
             action(api_base, rnd)
@@ -173,7 +176,6 @@ def main(
     argv: list[str] | None = None,
     service: str = "support-bot",
     scenarios: dict[str, Any] | None = None,
-    runner: Callable[[str, list[tuple[str, int]], int], list[dict[str, Any]]] = run,
 ) -> int:
     """Command line of an example app: run the planned scenarios, flush, print one JSON line per trace."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -194,7 +196,7 @@ def main(
     register_prices()
     warm_up(args.api_base)  # a running service has warm clients; keep the first request's setup out of traces
     glassbox.instrument_litellm()
-    results = runner(args.api_base, plan, args.seed)
+    results = run(args.api_base, plan, args.seed, known)
     ok = glassbox.flush(30)
     for row in results:
         sys.stdout.write(json.dumps(row) + "\n")
