@@ -75,3 +75,25 @@ def test_the_registry_contract_names_exactly_the_tables_a_record_may_write() -> 
     assert set(get_args(DatasetTable)) == set(COLUMNS)
     (message,) = encode("dataset_versions", [_version(1)])
     assert DatasetRecord.model_validate_json(message).table == "dataset_versions"
+
+
+async def test_a_clickhouse_outage_at_shutdown_leaves_records_uncommitted_never_dead_lettered() -> None:
+    """Stopping while ClickHouse is unreachable: the insert gives up (raises, so the batch is not committed and is
+    stored after the restart) instead of dead-lettering good records as if their values were refused."""
+    from types import SimpleNamespace
+
+    from glassbox.common.settings import ClickHouseSettings, KafkaSettings, PipelineSettings
+    from glassbox.datasets.records import Record
+    from glassbox.datasets.service import DatasetRecordsService
+
+    class Unreachable:
+        def write(self, table: str, rows: list[dict[str, object]]) -> None:
+            raise ConnectionError("connection refused")
+
+    service = DatasetRecordsService(KafkaSettings(), ClickHouseSettings(), PipelineSettings())
+    service._writer = Unreachable()  # type: ignore[assignment]
+    service._stopping.set()
+    message = SimpleNamespace(topic="glassbox.dataset-records", partition=0, offset=3, key=b"x", value=b"{}")
+    with pytest.raises(ConnectionError):
+        await service._insert([(message, Record("dataset_versions", [_version(1)]))])
+    assert service.dead_letters == 0 and service.stored_rows == 0

@@ -113,7 +113,10 @@ class DatasetRecordsService:
         rows = [row for _, record in pending for row in record.rows]
         try:
             await self._with_retries(table, rows)
-        except Exception as exc:  # refused for its values: store the others, dead-letter the culprits
+        except Exception as exc:
+            if is_retryable(exc):  # stopping while ClickHouse is away: stays uncommitted, stored next time
+                raise
+            # refused for its values: store the others, dead-letter the culprits
             if len(pending) == 1:
                 await self._dead_letter(pending[0][0], RejectReason.STORAGE, f"{type(exc).__name__}: {exc}"[:2000])
                 return
