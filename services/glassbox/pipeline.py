@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import Callable
 from typing import Any, cast
 
 from glassbox.common.logging import get_logger
+from glassbox.common.runtime import tune_gc
 from glassbox.common.settings import ClickHouseSettings, KafkaSettings, PipelineSettings
 
 log = get_logger("glassbox.pipeline")
@@ -41,9 +41,7 @@ def _service_class() -> Any:
 
         async def _announce_when_ready(self) -> None:
             await self.sink.started.wait()
-            # Start-up objects (modules, models, the faust app) live as long as the process: keep them out of
-            # the cyclic collector's scans, which otherwise cost a third of the ingest throughput.
-            gc.freeze()
+            tune_gc()  # again, now that the sink's start-up objects exist too
             self.on_ready()
 
         async def drain_all(self) -> None:
