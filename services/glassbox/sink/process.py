@@ -24,7 +24,7 @@ from glassbox.models.deadletter import DeadLetter, dead_letter_id, dead_letter_o
 from glassbox.models.evaluation import EvaluationResult
 from glassbox.models.messages import Rejected, RejectReason, decode_span_message, summarize_validation_error
 from glassbox.models.metrics import PipelineMetrics
-from glassbox.models.trace import AssembledTrace
+from glassbox.models.trace import TraceForStorage
 from glassbox.sink.rows import dead_letter_row, evaluation_row, metrics_rows, trace_row
 from glassbox.sink.span_rows import score_rows, span_row
 from glassbox.sink.tables import DEAD_LETTERS, EVALUATIONS, PIPELINE_METRICS, SPANS, TRACES, Source
@@ -68,7 +68,7 @@ class MessageRows:
 
 
 _MODELS: dict[TopicRole, tuple[type[BaseModel], str, Any]] = {
-    TopicRole.TRACES: (AssembledTrace, TRACES.name, lambda m, src: [trace_row(m, src)]),
+    TopicRole.TRACES: (TraceForStorage, TRACES.name, lambda m, src: [trace_row(m, src)]),
     TopicRole.RESULTS: (EvaluationResult, EVALUATIONS.name, lambda m, src: [evaluation_row(m, src)]),
     TopicRole.DEAD_LETTERS: (DeadLetter, DEAD_LETTERS.name, lambda m, src: [dead_letter_row(m, src)]),
     TopicRole.METRICS: (PipelineMetrics, PIPELINE_METRICS.name, metrics_rows),
