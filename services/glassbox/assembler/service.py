@@ -15,6 +15,8 @@ Wiring only; the rules live in :mod:`glassbox.assembler.state` and
   (no root) has passed, waits for the broker to acknowledge them, then records
   the emitted version. A crash in between re-emits the same version, which
   downstream deduplicates; spans arriving later produce version + 1.
+- States waiting for their emission are also held decoded, so the timer does not
+  decode what the agent just encoded; a rebalance or recovery drops them.
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ class Assembler:
         self._heap: list[tuple[int, bytes]] = []
         self._deadline: dict[bytes, int] = {}
         self._index_stale = True
+        self._pending: dict[bytes, TraceState] = {}
+        """Decoded states with spans not yet emitted (the table holds the same, encoded)."""
         self._dlq_log = RateLimitedLog(log, 10.0)
         app.agent(self.spans_topic, name="glassbox-assembler")(self._agent)
         app.timer(tick_s, name="glassbox-assembler-emit")(self._tick)
@@ -144,8 +148,7 @@ class Assembler:
                     key = element["trace_id"].encode()
                     state = touched.get(key)
                     if state is None:
-                        held = self.table.get(key)
-                        state = TraceState.from_bytes(held) if held else TraceState(element["trace_id"])
+                        state = self._held(key) or TraceState(element["trace_id"])
                         touched[key] = state
                     result = state.add(element, now)
                     self.stats.spans += 1
@@ -162,7 +165,17 @@ class Assembler:
                 )
         for key, state in touched.items():
             self.table[key] = state.to_bytes()
+            if state.dirty:
+                self._pending[key] = state
             self._schedule(key, next_check(state, self.timing))
+
+    def _held(self, key: bytes) -> TraceState | None:
+        """The state held for a trace: the decoded one awaiting emission, else the table's."""
+        state = self._pending.get(key)
+        if state is not None:
+            return state
+        raw = self.table.get(key)
+        return TraceState.from_bytes(raw) if raw else None
 
     async def _reroute(self, trace_id: str, raw: bytes) -> None:
         await self.spans_topic.send(key=trace_id.encode(), value=raw, force=True)
@@ -201,8 +214,10 @@ class Assembler:
 
     async def _on_recover(self) -> None:
         self._index_stale = True
+        self._pending.clear()
 
     async def _rewind_uncommitted(self, sender: Any = None, **kwargs: Any) -> None:
+        self._pending.clear()  # partitions may have moved: the table is the truth
         await rewind_uncommitted(self.app, {self.spans_name})
 
     def _rebuild_index(self, active: set[int]) -> None:
@@ -221,6 +236,8 @@ class Assembler:
                 await self.emit_due()
             except Exception as exc:  # keep the timer alive; the states stay in the table and are retried
                 log.exception("assembler.emit_failed", error=repr(exc))
+                self._pending.clear()  # emit() may have marked held states emitted: back to the table's
+                self._index_stale = True
 
     async def flush_all(self) -> int:
         """Emit every trace with unemitted spans now (complete when its root arrived), e.g. before a
@@ -250,10 +267,9 @@ class Assembler:
     async def _emit(self, keys: list[bytes], now: int, force: bool = False) -> int:
         pending: list[tuple[bytes, TraceState, Any, bool]] = []
         for key in keys:
-            raw = self.table.get(key)
-            if not raw:
+            state = self._held(key)
+            if state is None:
                 continue
-            state = TraceState.from_bytes(raw)
             decision, when = decide(state, now, self.timing)
             if force and state.dirty:
                 decision = Decision.EMIT_COMPLETE if state.has_root else Decision.EMIT_INCOMPLETE
@@ -261,6 +277,7 @@ class Assembler:
                 self._schedule(key, when)
             elif decision is Decision.EVICT:
                 del self.table[key]
+                self._pending.pop(key, None)
                 self.stats.evicted += 1
             else:
                 complete = decision is Decision.EMIT_COMPLETE
@@ -276,5 +293,6 @@ class Assembler:
             await asyncio.gather(*(future for _, _, future, _ in pending))
             for key, state, _, _ in pending:
                 self.table[key] = state.to_bytes()
+                self._pending.pop(key, None)
                 self._schedule(key, next_check(state, self.timing))
         return len(pending)
