@@ -14,6 +14,7 @@ ingest  Span ingestion (SDK → broker → assembler → traces topic) in one fa
         plus a judge whose every call hangs (saturated), against the assembler alone. Target: the
         saturated judge within 10% of no judge.
 
+rules and judge run in this process with a worker's garbage-collector settings (glassbox.common.runtime).
 The fake provider runs with Nagle's algorithm off (TCP_NODELAY): its handler writes headers and body
 separately, which otherwise adds a 40 ms delayed-ACK stall to every call on Linux.
 """
@@ -357,6 +358,10 @@ def main() -> None:
     parser.add_argument("--part", choices=["rules", "e2e", "judge", "ingest", "all"], default="all")
     args = parser.parse_args()
     parts = ["rules", "e2e", "judge", "ingest"] if args.part == "all" else [args.part]
+    # The in-process parts (rules, judge) run with the garbage-collector settings of a worker process.
+    from glassbox.common.runtime import tune_gc
+
+    tune_gc()
     for part in parts:
         {"rules": bench_rules, "e2e": bench_e2e, "judge": bench_judge, "ingest": bench_ingest}[part]()
 

@@ -145,7 +145,9 @@ def test_stream_waits_ttft_before_the_first_chunk(llm: FakeLLM) -> None:
                 arrivals.append(time.monotonic() - start)
     assert arrivals[0] >= 0.3
     assert arrivals[0] - headers_at >= 0.25  # the delay is after the headers, before the first chunk
-    assert arrivals[-1] - arrivals[0] >= 0.2  # two more chunks, 0.1 s apart
+    # Two more chunks, 0.1 s apart (0.2 s). A first chunk read late under load shortens the gap seen here,
+    # so the check allows 50 ms of it; with no chunk_delay the gap is a few milliseconds.
+    assert arrivals[-1] - arrivals[0] >= 0.15
 
 
 def test_tool_calls_in_json_and_in_stream(llm: FakeLLM) -> None:
