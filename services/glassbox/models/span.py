@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, field_validator, model_validator
 
 from glassbox.models.ids import SpanId, TraceId
 
@@ -291,6 +291,13 @@ class SpanBase(_Model):
     """Attributes dropped by the SDK's cap."""
     truncations: list[Truncation] = Field(default_factory=list)
     """Values cut by the SDK's caps; each cut value holds a TruncatedValue marker."""
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _version_is_a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # True == 1 in Python: without this check a boolean passes as version 1
+            raise ValueError("schema_version must be a number, not a boolean")
+        return value
 
     @model_validator(mode="after")
     def _check_times(self) -> SpanBase:

@@ -85,7 +85,7 @@ def process_message(role: TopicRole, value: bytes | None, source: Source, *, max
     """The rows one message adds, per table."""
     out = MessageRows()
     if role is TopicRole.SPANS:
-        decoded = decode_span_message(value, source.key, max_bytes=max_bytes)
+        decoded = decode_span_message(value, source.key, max_bytes=max_bytes, elements=False)
         out.rejected_elements = len(decoded.rejected)
         raw = value or b""
         for span, index in zip(decoded.spans, decoded.indexes, strict=True):
