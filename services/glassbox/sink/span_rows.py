@@ -9,7 +9,6 @@ trace view shows them as span tags.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from glassbox.models.span import (
@@ -17,6 +16,7 @@ from glassbox.models.span import (
     EmbeddingPayload,
     GenerationPayload,
     GuardrailPayload,
+    Resource,
     RetrievalPayload,
     SpanBase,
     SpanKind,
@@ -44,60 +44,57 @@ SDK_SCORE_STATUS = "passed"
 """Status of an application-attached score: recorded, not judged (filter EvaluatorType = 'sdk')."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Typed:
-    operation: str = ""
-    model: str = ""
-    provider: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost_usd: float = 0.0
-    ttft_ms: float | None = None
-    prompt_name: str = ""
-    prompt_version: str = ""
-    tool_name: str = ""
+_Typed = tuple[str, str, str, int, int, int, int, float, float | None, str, str, str]
+"""Typed LLM columns: operation, model, provider, input/output/cached/reasoning tokens, cost, TTFT (ms),
+prompt name, prompt version, tool name."""
+
+_NOT_LLM: dict[type, _Typed] = {
+    AgentPayload: ("invoke_agent", "", "", 0, 0, 0, 0, 0.0, None, "", "", ""),
+    RetrievalPayload: ("retrieval", "", "", 0, 0, 0, 0, 0.0, None, "", "", ""),
+    GuardrailPayload: ("guardrail", "", "", 0, 0, 0, 0, 0.0, None, "", "", ""),
+    type(None): ("", "", "", 0, 0, 0, 0, 0.0, None, "", "", ""),
+}
 
 
 def _typed(payload: Any) -> _Typed:
+    constant = _NOT_LLM.get(type(payload))
+    if constant is not None:
+        return constant
     if isinstance(payload, GenerationPayload):
-        return _Typed(
-            operation=payload.operation,
-            model=payload.response_model or payload.request_model or "",
-            provider=payload.provider or "",
-            input_tokens=payload.input_tokens or 0,
-            output_tokens=payload.output_tokens or 0,
-            cached_tokens=payload.cached_input_tokens or 0,
-            reasoning_tokens=payload.reasoning_tokens or 0,
-            cost_usd=payload.cost_usd or 0.0,
-            ttft_ms=payload.time_to_first_token_ms,
-            prompt_name=payload.prompt_name or "",
-            prompt_version=payload.prompt_version or "",
+        return (
+            payload.operation,
+            payload.response_model or payload.request_model or "",
+            payload.provider or "",
+            payload.input_tokens or 0,
+            payload.output_tokens or 0,
+            payload.cached_input_tokens or 0,
+            payload.reasoning_tokens or 0,
+            payload.cost_usd or 0.0,
+            payload.time_to_first_token_ms,
+            payload.prompt_name or "",
+            payload.prompt_version or "",
+            "",
         )
     if isinstance(payload, EmbeddingPayload):
-        return _Typed(
-            operation="embeddings",
-            model=payload.request_model or "",
-            provider=payload.provider or "",
-            input_tokens=payload.input_tokens or 0,
-            cost_usd=payload.cost_usd or 0.0,
-        )
+        model, provider = payload.request_model or "", payload.provider or ""
+        return ("embeddings", model, provider, payload.input_tokens or 0, 0, 0, 0, payload.cost_usd or 0.0,
+                None, "", "", "")  # fmt: skip
     if isinstance(payload, ToolPayload):
-        return _Typed(operation="execute_tool", tool_name=payload.name)
-    if isinstance(payload, AgentPayload):
-        return _Typed(operation="invoke_agent")
-    if isinstance(payload, RetrievalPayload):
-        return _Typed(operation="retrieval")
-    if isinstance(payload, GuardrailPayload):
-        return _Typed(operation="guardrail")
-    return _Typed()
+        return ("execute_tool", "", "", 0, 0, 0, 0, 0.0, None, "", "", payload.name)
+    return _NOT_LLM[type(None)]
+
+
+def _not_empty(value: Any) -> bool:
+    """Payload fields worth an attribute: set, and not an empty object or list."""
+    return value is not None and not (type(value) in (dict, list) and not value)
 
 
 def span_attributes(span: SpanBase, payload_doc: dict[str, Any]) -> dict[str, str]:
     """The SpanAttributes map: the span's own attributes, then payload fields and Glassbox envelope fields."""
-    attrs = text_map(span.attributes)
-    attrs.update(text_map({k: v for k, v in payload_doc.items() if v != {} and v != []}))
+    attrs = text_map(span.attributes) if span.attributes else {}
+    for key, value in payload_doc.items():
+        if _not_empty(value):
+            attrs[key] = value if type(value) is str else attr_text(value)
     attrs["glassbox.span.kind"] = str(getattr(span, "kind", SpanKind.SPAN))
     if span.session_id:
         attrs["gen_ai.conversation.id"] = span.session_id
@@ -120,14 +117,29 @@ def span_attributes(span: SpanBase, payload_doc: dict[str, Any]) -> dict[str, st
     return attrs
 
 
+def resource_attributes(resource: Resource) -> dict[str, str]:
+    """The ResourceAttributes map, under the OTel names (what ``resource.model_dump(by_alias=True)`` gives)."""
+    attrs = {"service.name": resource.service_name}
+    if resource.environment is not None:
+        attrs["deployment.environment.name"] = resource.environment
+    if resource.release is not None:
+        attrs["service.version"] = resource.release
+    if resource.sdk_name is not None:
+        attrs["telemetry.sdk.name"] = resource.sdk_name
+    if resource.sdk_version is not None:
+        attrs["telemetry.sdk.version"] = resource.sdk_version
+    return attrs
+
+
 def span_row(span: SpanBase, source: Source) -> list[Any]:
     """One ``spans`` row. Timestamps are integer nanoseconds (DateTime64(9) keeps them exactly)."""
-    kind = SpanKind(getattr(span, "kind", SpanKind.SPAN))
+    kind: SpanKind = getattr(span, "kind", SpanKind.SPAN)
     payload = getattr(span, "payload", None)
     payload_doc: dict[str, Any] = (
         payload.model_dump(mode="json", by_alias=True, exclude_none=True) if payload is not None else {}
     )
-    typed = _typed(payload)
+    (operation, model, provider, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, ttft_ms,
+     prompt_name, prompt_version, tool_name) = _typed(payload)  # fmt: skip
     resource = span.resource
     events = span.events
     return [
@@ -139,43 +151,43 @@ def span_row(span: SpanBase, source: Source) -> list[Any]:
         span.name,
         OTEL_SPAN_KIND[kind],
         resource.service_name,
-        text_map(resource.model_dump(mode="json", by_alias=True, exclude_none=True)),
+        resource_attributes(resource),
         resource.sdk_name or "glassbox",
         resource.sdk_version or "",
         span_attributes(span, payload_doc),
         span.duration_ns,
         OTEL_STATUS[span.status.code],
         span.status.message or "",
-        [e.time_unix_nano for e in events],
-        [e.name for e in events],
-        [text_map(e.attributes) for e in events],
+        [e.time_unix_nano for e in events] if events else [],
+        [e.name for e in events] if events else [],
+        [text_map(e.attributes) for e in events] if events else [],
         [],
         [],
         [],
         [],
         kind.value,
-        typed.operation,
-        typed.model,
-        typed.provider,
-        typed.input_tokens,
-        typed.output_tokens,
-        typed.cached_tokens,
-        typed.reasoning_tokens,
-        typed.cost_usd,
-        typed.ttft_ms,
-        typed.prompt_name,
-        typed.prompt_version,
+        operation,
+        model,
+        provider,
+        input_tokens,
+        output_tokens,
+        cached_tokens,
+        reasoning_tokens,
+        cost_usd,
+        ttft_ms,
+        prompt_name,
+        prompt_version,
         span.user_id or "",
         span.session_id or "",
         span.cohort or "",
         resource.environment or "",
         resource.release or "",
         list(span.tags),
-        typed.tool_name,
+        tool_name,
         span.is_error,
         json_text(span.input),
         json_text(span.output),
-        json_text(payload_doc),
+        json_text(payload_doc) if payload_doc else "{}",
         json_text(span.metadata) if span.metadata else "",
         bool(span.truncations),
         span.dropped_attributes_count,
