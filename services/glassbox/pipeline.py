@@ -103,7 +103,8 @@ def run_pipeline(
 
         query = QueryServer(str(clickhouse.chdb_path), port=query_port).start()
     try:
-        app = create_app(pipeline.assembler_group, kafka, pipeline)
+        # the assembler holds events unacked while traces assemble (see glassbox.assembler.service)
+        app = create_app(pipeline.assembler_group, kafka, pipeline, stream_wait_empty=False)
         assembler = Assembler(app, kafka, pipeline)
         extras = extra_services(app, kafka, clickhouse, pipeline) if extra_services else []
         if clickhouse.is_embedded:  # this process owns chDB: it stores what CLI commands send (datasets, ...)

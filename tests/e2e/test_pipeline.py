@@ -196,6 +196,47 @@ def test_kill_9_in_the_middle_of_50k_spans_loses_and_duplicates_nothing(
     w.stop()
 
 
+@pytest.mark.parametrize("checkpoint_s", ["1", "300"], ids=["checkpointed", "in-memory-only"])
+def test_kill_9_while_a_trace_is_open_keeps_every_span_of_it(
+    broker: EmbeddedBroker, tmp_path: Path, unique: str, checkpoint_s: str
+) -> None:
+    """A trace's first spans arrive, the worker has them (and has committed offsets since), then SIGKILL; its
+    root comes after the restart. The trace is emitted once, complete, with every span — whether its open state
+    had been checkpointed to the changelog or lived in memory only (its offsets then stayed uncommitted)."""
+    w = PipelineWorker(
+        broker.bootstrap_servers, f"o{unique}.", tmp_path / "w", unique,
+        GLASSBOX_PIPELINE_ASSEMBLER_CHECKPOINT_S=checkpoint_s,
+    )  # fmt: skip
+    w.create_topics()
+    producer = KafkaProducer(bootstrap_servers=w.bootstrap, acks="all")
+    trace, root = "0a1b2c3d4e5f6a7b" * 2, "f" * 16
+    early = [span(trace, f"{i + 1:016x}", root, i, i + 5, "tool", payload={"gen_ai.tool.name": "t"}) for i in range(4)]
+    other = "1a2b3c4d5e6f7a8b" * 2  # a complete trace after it in the same partitions: emitted, its offsets acked
+    w.start()
+    try:
+        send(producer, w.topic, trace, early[:2])
+        send(producer, w.topic, trace, early[2:])
+        send(producer, w.topic, other, [span(other, "e" * 16, None, 0, 10, name="other")])
+        producer.flush()
+        w.wait_until(lambda: worker_spans(w) == 5, what="the early spans stored")
+        w.wait_until(lambda: w.scalar("SELECT count() FROM traces") == 1, what="the other trace")
+        time.sleep(4)  # past faust's commit interval (2.8 s) and the 1 s checkpoint
+        w.kill()
+        w.start()
+        send(producer, w.topic, trace, [span(trace, root, None, 0, 50, name="late-root")])
+        producer.flush()
+        w.wait_until(lambda: w.scalar("SELECT count() FROM traces FINAL") == 2, timeout=90, what="the open trace")
+        time.sleep(1.5)  # room for a wrong second version to show up
+        row = w.client.query(
+            "SELECT Name, SpanCount, Status, Version FROM traces FINAL WHERE TraceId = {t:String}",
+            parameters={"t": trace},
+        ).result_rows
+        assert row == [("late-root", 5, "complete", 1)]
+        assert w.scalar("SELECT uniqExact(TraceId, Version) FROM traces") == 2, "a trace was emitted twice"
+    finally:
+        w.stop()
+
+
 def worker_spans(w: PipelineWorker) -> int:
     return int(w.scalar("SELECT count() FROM spans FINAL"))
 

@@ -118,7 +118,7 @@ class PipelineWorker:
                 self.kill()
         self.proc = None
 
-    def log_tail(self, lines: int = 40) -> str:
+    def log_tail(self, lines: int = int(os.environ.get("GB_LOG_TAIL", "40"))) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:

@@ -6,7 +6,17 @@ import json
 from typing import Any
 
 from glassbox.assembler.metrics import assemble, compute_metrics
-from glassbox.assembler.state import AddResult, Decision, Timing, TraceState, decide, emit, encode_trace, next_check
+from glassbox.assembler.state import (
+    AddResult,
+    Decision,
+    Timing,
+    TraceState,
+    decide,
+    emit,
+    encode_trace,
+    next_check,
+    read_header,
+)
 from glassbox.models.trace import AssembledTrace
 
 T0 = 1_790_000_000_000_000_000
@@ -166,10 +176,55 @@ def test_oversized_trace_messages_are_cut_and_flagged() -> None:
         span(f"{i:016x}", "a", 1, 2, "generation", payload={"glassbox.completion": "y" * 20_000}) for i in range(1, 30)
     ]
     trace = assemble(spans, version=1, complete=True, assembled_at_ns=T0)
-    data = encode_trace(trace, 200_000)
-    assert len(data) <= 200_000
+    data, whole = encode_trace(trace, 200_000)
+    assert len(data) <= 200_000 and not whole
     doc = json.loads(data)
     assert doc["spans_truncated"] is True
     AssembledTrace.model_validate(doc)
-    tiny = encode_trace(trace, 20_000)
-    assert json.loads(tiny)["spans"] == [] and json.loads(tiny)["metrics"]["span_count"] == 30
+    tiny, whole = encode_trace(trace, 20_000)
+    assert json.loads(tiny)["spans"] == [] and json.loads(tiny)["metrics"]["span_count"] == 30 and not whole
+    assert encode_trace(trace, 10_000_000)[1]
+
+
+def test_table_value_of_an_emitted_trace_is_its_message_and_reads_back_the_same_state() -> None:
+    """Once a trace went out whole, its table value is the emitted message behind a small header: no span is
+    serialised twice, and the state read back (spans, versions, times) equals the one written."""
+    state = TraceState(TRACE)
+    for s in agent_trace():
+        state.add(s, T0)
+    trace = emit(state, T0 + 5 * MS, complete=True)
+    data, whole = encode_trace(trace, 1_000_000)
+    assert whole
+    value = state.to_bytes(data)
+    assert value.endswith(data)
+    assert TraceState.from_bytes(value) == state
+    assert TraceState.from_bytes(state.to_bytes()) == state  # not emitted whole: the spans as an array
+
+
+def test_header_tells_when_to_look_again_without_the_spans() -> None:
+    """The timer index is rebuilt from headers alone; they give what the decoded state gives."""
+    timing = Timing.from_seconds(grace=2, inactivity=30, late_window=60)
+    open_trace = TraceState(TRACE)
+    open_trace.add(span("b", "a", 0, 10), T0)
+    emitted = TraceState(TRACE)
+    emitted.add(span("a", None, 0, 10), T0)
+    trace = emit(emitted, T0 + 3_000 * MS, complete=True)
+    for state, value in (
+        (open_trace, open_trace.to_bytes()),
+        (emitted, emitted.to_bytes(encode_trace(trace, 10**6)[0])),
+    ):
+        assert next_check(read_header(value), timing) == next_check(state, timing)
+
+
+def test_table_values_of_the_previous_format_still_read() -> None:
+    """A changelog written before the header format (one JSON object) recovers into the same state."""
+    state = TraceState(TRACE)
+    state.add(span("a", None, 0, 10), T0)
+    old = json.dumps(
+        {
+            "trace_id": TRACE, "spans": list(state.spans.values()), "first_seen_ns": T0, "last_seen_ns": T0,
+            "emitted_version": 0, "emitted_at_ns": 0, "dirty": True,
+        }
+    ).encode()  # fmt: skip
+    assert TraceState.from_bytes(old) == state
+    assert read_header(old) == state.header()

@@ -1,22 +1,29 @@
-"""The assembler on faust: spans in, assembled traces out, in-flight state in a changelogged table.
+"""The assembler on faust: spans in, assembled traces out, in-flight state durable through Kafka.
 
 Wiring only; the rules live in :mod:`glassbox.assembler.state` and
 :mod:`glassbox.assembler.metrics`.
 
-- The agent subscribes to the spans topic as raw bytes and takes batches.
-  Every message is decoded with :func:`glassbox.models.messages.decode_span_message`;
-  invalid elements go to the dead-letter topic (raw bytes, reason, topic,
-  partition, offset) and misrouted valid spans are re-published under their
-  trace id. Good spans next to bad ones go on.
-- Each touched trace's state is written to the faust table once per batch;
-  the table's changelog is flushed before the spans offsets are committed, so
-  a worker killed at any point resumes with nothing lost.
-- A timer emits traces whose grace period (root seen) or inactivity timeout
-  (no root) has passed, waits for the broker to acknowledge them, then records
-  the emitted version. A crash in between re-emits the same version, which
-  downstream deduplicates; spans arriving later produce version + 1.
-- States waiting for their emission are also held decoded, so the timer does not
-  decode what the agent just encoded; a rebalance or recovery drops them.
+- The agent subscribes to the spans topic as raw bytes and takes batches of events
+  without acking them. Every message is decoded with
+  :func:`glassbox.models.messages.decode_span_message`; invalid elements go to the
+  dead-letter topic (raw bytes, reason, topic, partition, offset) and misrouted valid
+  spans are re-published under their trace id. Good spans next to bad ones go on.
+- A trace's new spans live in memory first, and the events that brought them stay
+  unacked, so faust commits no offset past them: a worker killed now re-reads them
+  (recomputation from Kafka) instead of the changelog having to hold every update.
+  An event that adds nothing new (a replay, a duplicate) or only dead letters is
+  acked at once.
+- A timer emits traces whose grace period (root seen) or inactivity timeout (no root)
+  has passed and waits for the broker to acknowledge them; only then is the emitted
+  state written to the faust table (its changelog flushed before any offset is
+  committed) and the trace's events acked. A crash before that re-reads the spans and
+  re-emits the same version, which downstream deduplicates; spans arriving later
+  produce version + 1 from the table's state.
+- A trace still being assembled after ``assembler_checkpoint_s`` is written to the
+  table as it is and its events acked, so a long trace (or one whose root never comes)
+  does not hold its partition's offsets back, and a restart re-reads at most that much.
+- A rebalance or table recovery drops what lives only in memory; every partition is
+  read again from its committed offset.
 """
 
 from __future__ import annotations
@@ -30,13 +37,24 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 
-from glassbox.assembler.state import AddResult, Decision, Timing, TraceState, decide, emit, encode_trace, next_check
+from glassbox.assembler.state import (
+    AddResult,
+    Decision,
+    Timing,
+    TraceState,
+    decide,
+    emit,
+    encode_trace,
+    next_check,
+    read_header,
+)
+from glassbox.common.acks import OrderedAcks, Ticket
 from glassbox.common.faust_app import rewind_uncommitted
 from glassbox.common.logging import RateLimitedLog, get_logger
 from glassbox.common.metrics import attach_faust_reporter
 from glassbox.common.settings import KafkaSettings, PipelineSettings
 from glassbox.models.deadletter import dead_letter_of
-from glassbox.models.messages import RejectReason, decode_span_message
+from glassbox.models.messages import Rejected, RejectReason, decode_span_message
 from glassbox.models.topics import DEAD_LETTERS, SPANS, TRACES
 
 log = get_logger("glassbox.assembler")
@@ -57,6 +75,10 @@ class AssemblerStats:
     incomplete_emitted: int = 0
     late_versions: int = 0
     evicted: int = 0
+    checkpoints: int = 0
+    """Traces written to the table before they were emitted, because they stayed open that long."""
+    held_events: int = 0
+    """Span events whose spans live only in memory (unacked) right now."""
     by_reason: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -79,6 +101,11 @@ class Assembler:
         clock: Callable[[], int] = time.time_ns,
         tick_s: float = 0.2,
     ) -> None:
+        if app.conf.stream_wait_empty:
+            raise ValueError(
+                "the assembler holds span events unacked while their traces assemble; a faust app that waits for "
+                "every event to be acked would stall on rebalances: create it with stream_wait_empty=False"
+            )
         self.app = app
         self.pipeline = pipeline
         self.clock = clock
@@ -113,8 +140,12 @@ class Assembler:
         self._heap: list[tuple[int, bytes]] = []
         self._deadline: dict[bytes, int] = {}
         self._index_stale = True
-        self._pending: dict[bytes, TraceState] = {}
-        """Decoded states with spans not yet emitted (the table holds the same, encoded)."""
+        self._live: dict[bytes, TraceState] = {}
+        """Decoded states with spans not yet emitted (the table holds them encoded once checkpointed)."""
+        self._held: dict[bytes, _Held] = {}
+        """Unacked events per trace whose latest spans are in memory only; oldest first (insertion order)."""
+        self._checkpoint_ns = int(pipeline.assembler_checkpoint_s * 1e9)
+        self._acks = OrderedAcks()
         self._dlq_log = RateLimitedLog(log, 10.0)
         app.agent(self.spans_topic, name="glassbox-assembler")(self._agent)
         app.timer(tick_s, name="glassbox-assembler-emit")(self._tick)
@@ -124,19 +155,26 @@ class Assembler:
     # ------------------------------------------------------------------ agent
 
     async def _agent(self, stream: Any) -> None:
-        async for events in stream.take_events(
+        self._acks.stream = stream
+        async for events in stream.noack_take(
             self.pipeline.assembler_batch, within=self.pipeline.assembler_batch_within_s
         ):
             async with self._lock:
                 await self.process(events)
 
     async def process(self, events: list[Any]) -> None:
-        """Fold one batch of span messages into trace state; dead-letter or re-route what is not valid here."""
+        """Fold one batch of span messages into trace state; dead-letter or re-route what is not valid here.
+
+        An event that changed a trace is held (unacked) until that trace is in the table; any other is acked."""
         now = self.clock()
         touched: dict[bytes, TraceState] = {}
         for event in events:
             message = event.message
+            if message.generation_id != self.app.consumer_generation_id:
+                continue  # taken before a rebalance: its partition is read again from the committed offset
+            ticket = self._acks.track(event)
             self.stats.messages += 1
+            changed: bytes | None = None
             try:
                 decoded = decode_span_message(event.value, message.key, max_bytes=self.pipeline.max_message_bytes)
                 for rejected in decoded.rejected:
@@ -144,38 +182,81 @@ class Assembler:
                         await self._reroute(rejected.span.trace_id, rejected.raw)
                     else:
                         await self._dead_letter(rejected, message)
-                for element in decoded.elements:
+                for element in decoded.elements:  # all of the message's trace: a misrouted span was rejected
                     key = element["trace_id"].encode()
-                    state = touched.get(key)
-                    if state is None:
-                        state = self._held(key) or TraceState(element["trace_id"])
-                        touched[key] = state
+                    state = touched.get(key) or self._state(key) or TraceState(element["trace_id"])
+                    touched[key] = state
                     result = state.add(element, now)
                     self.stats.spans += 1
                     if result is AddResult.DUPLICATE:
                         self.stats.duplicates += 1
-                    elif result is AddResult.REPLACED:
+                        continue
+                    if result is AddResult.REPLACED:
                         self.stats.replaced += 1
+                    changed = key
             except Exception as exc:  # never lose a message to a bug: dead-letter it whole
-                from glassbox.models.messages import Rejected
-
                 log.exception("assembler.message_failed", error=repr(exc))
                 await self._dead_letter(
                     Rejected(-1, RejectReason.PROCESSING, f"assembler failed: {exc!r}", event.value or b""), message
                 )
+                changed = None
+            if changed is None:
+                await self._acks.done(ticket)
+            else:
+                self._live[changed] = touched[changed]
+                self._hold(changed, ticket, now)
         for key, state in touched.items():
-            self.table[key] = state.to_bytes()
-            if state.dirty:
-                self._pending[key] = state
-            self._schedule(key, next_check(state, self.timing))
+            if key in self._live:
+                self._schedule(key, next_check(state, self.timing))
 
-    def _held(self, key: bytes) -> TraceState | None:
-        """The state held for a trace: the decoded one awaiting emission, else the table's."""
-        state = self._pending.get(key)
+    def _state(self, key: bytes) -> TraceState | None:
+        """The state held for a trace: the decoded one in memory, else the table's."""
+        state = self._live.get(key)
         if state is not None:
             return state
         raw = self.table.get(key)
         return TraceState.from_bytes(raw) if raw else None
+
+    # ------------------------------------------------------------------ acks
+
+    def _hold(self, key: bytes, ticket: Ticket, now: int) -> None:
+        held = self._held.get(key)
+        if held is None:
+            self._held[key] = held = _Held(now)
+        held.tickets.append(ticket)
+        self.stats.held_events += 1
+
+    async def _release(self, key: bytes) -> None:
+        """The events of a trace whose state is now in the table are done (faust flushes the changelog before it
+        commits; :class:`OrderedAcks` acks them once every event before them is done too)."""
+        held = self._held.pop(key, None)
+        if held is not None:
+            self.stats.held_events -= len(held.tickets)
+            for ticket in held.tickets:
+                await self._acks.done(ticket)
+
+    def _forget_memory(self) -> None:
+        """Drop what lives only in memory: the partitions are read again from their committed offsets."""
+        self._live.clear()
+        self._held.clear()
+        self._acks.forget()
+        self.stats.held_events = 0
+
+    async def _checkpoint(self, now: int) -> int:
+        """Write traces open longer than the checkpoint interval to the table and ack their events."""
+        horizon = now - self._checkpoint_ns
+        due = []
+        for key, held in self._held.items():  # oldest first
+            if held.since_ns > horizon:
+                break
+            due.append(key)
+        for key in due:
+            state = self._live.get(key)
+            if state is not None:
+                self.table[key] = state.to_bytes()
+                self.stats.checkpoints += 1
+            await self._release(key)
+        return len(due)
 
     async def _reroute(self, trace_id: str, raw: bytes) -> None:
         await self.spans_topic.send(key=trace_id.encode(), value=raw, force=True)
@@ -214,19 +295,25 @@ class Assembler:
 
     async def _on_recover(self) -> None:
         self._index_stale = True
-        self._pending.clear()
+        self._forget_memory()
 
     async def _rewind_uncommitted(self, sender: Any = None, **kwargs: Any) -> None:
-        self._pending.clear()  # partitions may have moved: the table is the truth
-        await rewind_uncommitted(self.app, {self.spans_name})
+        async with self._lock:
+            self._forget_memory()  # partitions may have moved: the table and the uncommitted spans are the truth
+            self._index_stale = True
+            await rewind_uncommitted(self.app, {self.spans_name})
 
     def _rebuild_index(self, active: set[int]) -> None:
+        """Schedule every trace of the active partitions: the table's, then those in memory (newer)."""
         self._heap.clear()
         self._deadline.clear()
         for key, raw in list(self.table.items()):
-            if partition_for(key, self.partitions) not in active or not raw:
+            if partition_for(key, self.partitions) not in active or not raw or key in self._live:
                 continue
-            self._schedule(key, next_check(TraceState.from_bytes(raw), self.timing))
+            self._schedule(key, next_check(read_header(raw), self.timing))
+        for key, state in self._live.items():
+            if partition_for(key, self.partitions) in active:
+                self._schedule(key, next_check(state, self.timing))
         self._index_stale = False
         log.info("assembler.index_rebuilt", traces=len(self._deadline), partitions=sorted(active))
 
@@ -234,17 +321,25 @@ class Assembler:
         async with self._lock:
             try:
                 await self.emit_due()
-            except Exception as exc:  # keep the timer alive; the states stay in the table and are retried
+                await self._checkpoint(self.clock())
+            except Exception as exc:  # keep the timer alive; nothing unwritten was acked, so nothing is lost
                 log.exception("assembler.emit_failed", error=repr(exc))
-                self._pending.clear()  # emit() may have marked held states emitted: back to the table's
-                self._index_stale = True
+                await self._recover_from_failed_emission()
+
+    async def _recover_from_failed_emission(self) -> None:
+        """emit() may have marked states in memory as emitted before their message was acknowledged: drop
+        them and read their partitions again from the committed offsets (the table holds the rest)."""
+        self._forget_memory()
+        self._index_stale = True
+        await rewind_uncommitted(self.app, {self.spans_name})
 
     async def flush_all(self) -> int:
         """Emit every trace with unemitted spans now (complete when its root arrived), e.g. before a
         clean shutdown of the embedded stack whose in-memory broker would otherwise lose them."""
         async with self._lock:
             active = self._active_partitions()
-            keys = [k for k, raw in list(self.table.items()) if raw and partition_for(k, self.partitions) in active]
+            stored = [k for k, raw in list(self.table.items()) if raw and k not in self._live]
+            keys = [k for k in [*self._live, *stored] if partition_for(k, self.partitions) in active]
             return await self._emit(keys, self.clock(), force=True)
 
     async def emit_due(self) -> int:
@@ -261,13 +356,20 @@ class Assembler:
             if self._deadline.get(key) == when:
                 del self._deadline[key]
                 due.append(key)
-        due = [k for k in due if partition_for(k, self.partitions) in active]  # moved partitions: another worker
-        return await self._emit(due, now)
+        mine = []
+        for key in due:
+            if partition_for(key, self.partitions) in active:
+                mine.append(key)
+            else:  # its partition moved to another worker, which reads its spans again
+                self._live.pop(key, None)
+                held = self._held.pop(key, None)
+                self.stats.held_events -= len(held.tickets) if held else 0
+        return await self._emit(mine, now)
 
     async def _emit(self, keys: list[bytes], now: int, force: bool = False) -> int:
-        pending: list[tuple[bytes, TraceState, Any, bool]] = []
+        pending: list[tuple[bytes, TraceState, Any, bytes | None]] = []
         for key in keys:
-            state = self._held(key)
+            state = self._state(key)
             if state is None:
                 continue
             decision, when = decide(state, now, self.timing)
@@ -276,23 +378,32 @@ class Assembler:
             if decision is Decision.WAIT:
                 self._schedule(key, when)
             elif decision is Decision.EVICT:
-                del self.table[key]
-                self._pending.pop(key, None)
+                if key in self.table:
+                    del self.table[key]
+                self._live.pop(key, None)
                 self.stats.evicted += 1
             else:
                 complete = decision is Decision.EMIT_COMPLETE
                 late = state.emitted_version > 0
                 trace = emit(state, now, complete)
-                data = encode_trace(trace, self.pipeline.max_trace_message_bytes)
+                data, whole = encode_trace(trace, self.pipeline.max_trace_message_bytes)
                 future = await self.traces_topic.send(key=key, value=data, force=True)
-                pending.append((key, state, future, late))
+                pending.append((key, state, future, data if whole else None))
                 self.stats.traces_emitted += 1
                 self.stats.incomplete_emitted += 0 if complete else 1
                 self.stats.late_versions += 1 if late else 0
         if pending:
             await asyncio.gather(*(future for _, _, future, _ in pending))
-            for key, state, _, _ in pending:
-                self.table[key] = state.to_bytes()
-                self._pending.pop(key, None)
+            for key, state, _, whole_trace in pending:
+                self.table[key] = state.to_bytes(whole_trace)
+                self._live.pop(key, None)
+                await self._release(key)
                 self._schedule(key, next_check(state, self.timing))
         return len(pending)
+
+
+@dataclass(slots=True)
+class _Held:
+    since_ns: int
+    """When the first of these events was held."""
+    tickets: list[Ticket] = field(default_factory=list)

@@ -1,8 +1,12 @@
 """In-flight trace state and the rules that decide when a trace is emitted. Pure; no Kafka here.
 
 A :class:`TraceState` holds the spans seen so far for one trace, when the last
-one arrived, and which version was emitted. It is stored in the assembler's
-faust table (JSON bytes), so a crashed worker resumes from the changelog.
+one arrived, and which version was emitted. Its bytes (:meth:`TraceState.to_bytes`)
+go in the assembler's faust table, so a restarted worker resumes from the changelog:
+a small JSON header, a newline, then the spans — as the emitted trace message itself
+once the trace went out whole (written once, never serialised a second time), or as a
+JSON array otherwise. The header alone (:func:`read_header`) says when to look at the
+trace next, so rebuilding the timer index after a restart parses no span.
 """
 
 from __future__ import annotations
@@ -55,31 +59,66 @@ class TraceState:
 
     # ------------------------------------------------------------------ persistence
 
-    def to_bytes(self) -> bytes:
-        return pydantic_core.to_json(
+    def header(self) -> StateHeader:
+        return StateHeader(self.dirty, self.has_root, self.last_seen_ns, self.emitted_at_ns)
+
+    def to_bytes(self, trace: bytes | None = None) -> bytes:
+        """The table value. ``trace``: the message just emitted for this state, when it carries every span
+        untruncated (:func:`encode_trace` says so); its bytes then stand for the spans."""
+        header = pydantic_core.to_json(
             {
                 "trace_id": self.trace_id,
-                "spans": list(self.spans.values()),
                 "first_seen_ns": self.first_seen_ns,
                 "last_seen_ns": self.last_seen_ns,
                 "emitted_version": self.emitted_version,
                 "emitted_at_ns": self.emitted_at_ns,
                 "dirty": self.dirty,
+                "has_root": self.has_root,
+                "body": "trace" if trace is not None else "spans",
             }
         )
+        body = trace if trace is not None else pydantic_core.to_json(list(self.spans.values()))
+        return header + b"\n" + body
 
     @classmethod
     def from_bytes(cls, data: bytes) -> TraceState:
-        doc = pydantic_core.from_json(data)
+        head, sep, body = data.partition(b"\n")
+        if not sep:  # written before the header format: one JSON object with the spans in it
+            doc = pydantic_core.from_json(data)
+            spans = doc["spans"]
+        else:
+            doc = pydantic_core.from_json(head)
+            spans = pydantic_core.from_json(body)
+            if doc["body"] == "trace":
+                spans = spans["spans"]
         return cls(
             trace_id=doc["trace_id"],
-            spans={s["span_id"]: s for s in doc["spans"]},
+            spans={s["span_id"]: s for s in spans},
             first_seen_ns=doc["first_seen_ns"],
             last_seen_ns=doc["last_seen_ns"],
             emitted_version=doc["emitted_version"],
             emitted_at_ns=doc["emitted_at_ns"],
             dirty=doc["dirty"],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StateHeader:
+    """What deciding when to look at a trace again needs (see :func:`next_check`)."""
+
+    dirty: bool
+    has_root: bool
+    last_seen_ns: int
+    emitted_at_ns: int
+
+
+def read_header(data: bytes) -> StateHeader:
+    """The header of a table value, without parsing its spans (values of the old format are parsed whole)."""
+    head, sep, _ = data.partition(b"\n")
+    if not sep:
+        return TraceState.from_bytes(data).header()
+    doc = pydantic_core.from_json(head)
+    return StateHeader(doc["dirty"], doc["has_root"], doc["last_seen_ns"], doc["emitted_at_ns"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +156,7 @@ def decide(state: TraceState, now_ns: int, timing: Timing) -> tuple[Decision, in
     return Decision.WAIT, evict_at
 
 
-def next_check(state: TraceState, timing: Timing) -> int:
+def next_check(state: TraceState | StateHeader, timing: Timing) -> int:
     """When a freshly updated trace should next be looked at."""
     if state.dirty:
         return state.last_seen_ns + (timing.grace_ns if state.has_root else timing.inactivity_ns)
@@ -138,11 +177,12 @@ def emit(state: TraceState, now_ns: int, complete: bool) -> dict[str, Any]:
     return trace
 
 
-def encode_trace(trace: dict[str, Any], max_bytes: int) -> bytes:
-    """JSON bytes of an assembled trace under ``max_bytes``: big span values are cut, then spans dropped."""
+def encode_trace(trace: dict[str, Any], max_bytes: int) -> tuple[bytes, bool]:
+    """JSON bytes of an assembled trace under ``max_bytes`` (big span values are cut, then spans dropped), and
+    whether they carry every span untruncated."""
     data = pydantic_core.to_json(trace)
     if len(data) <= max_bytes:
-        return data
+        return data, True
     slim = dict(trace)
     slim["spans"] = [_slim_span(s, 2048) for s in trace["spans"]]
     slim["spans_truncated"] = True
@@ -150,9 +190,9 @@ def encode_trace(trace: dict[str, Any], max_bytes: int) -> bytes:
     slim["output"] = _cut(trace.get("output"), 4096)
     data = pydantic_core.to_json(slim)
     if len(data) <= max_bytes:
-        return data
+        return data, False
     slim["spans"] = []
-    return pydantic_core.to_json(slim)
+    return pydantic_core.to_json(slim), False
 
 
 def _cut(value: Any, limit: int) -> Any:

@@ -16,7 +16,7 @@ log = get_logger("glassbox.worker")
 
 
 def build_assembler_app(kafka: KafkaSettings, pipeline: PipelineSettings) -> tuple[Any, Assembler]:
-    app = create_app(pipeline.assembler_group, kafka, pipeline)
+    app = create_app(pipeline.assembler_group, kafka, pipeline, stream_wait_empty=False)
     assembler = Assembler(app, kafka, pipeline)
     return app, assembler
 
