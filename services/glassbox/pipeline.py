@@ -111,7 +111,7 @@ def run_pipeline(
             from glassbox.datasets.service import dataset_services
 
             extras += dataset_services(app, kafka, clickhouse, pipeline)
-        sink = Sink(kafka, clickhouse, pipeline, client_factory=lambda: writer)
+        sink = Sink(kafka, clickhouse, pipeline, client_factory=lambda: writer, collect_between_batches=True)
 
         def ready() -> None:
             log.info("pipeline.ready", query_url=query.url if query else None)

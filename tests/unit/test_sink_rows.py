@@ -86,9 +86,9 @@ def test_error_status_events_input_output_and_truncation_are_kept() -> None:
     )
     row = as_dict(SPANS.columns, span_row(span, SOURCE))
     assert (row["StatusCode"], row["StatusMessage"], row["IsError"]) == ("Error", "timeout", True)
-    assert row["Events.Name"] == ["exception"]
-    assert row["Events.Timestamp"] == [1_795_000_000_000_000_000]
-    assert row["Events.Attributes"] == [{"retry": "2"}]
+    assert row["Events.Name"] == ("exception",)
+    assert row["Events.Timestamp"] == (1_795_000_000_000_000_000,)
+    assert row["Events.Attributes"] == ({"retry": "2"},)
     assert (row["Input"], row["Output"], row["Metadata"]) == ('{"q":"hi"}', '"done"', '{"team":"a"}')
     assert (row["Truncated"], row["DroppedAttributes"], row["ToolName"]) == (True, 4, "lookup_order")
     attrs = row["SpanAttributes"]

@@ -52,6 +52,11 @@ def create_app(app_id: str, kafka: KafkaSettings, pipeline: PipelineSettings, **
         # Traces, requests, results and changelogs: lz4 costs a fraction of gzip's CPU (gzip was about 8 % of a
         # busy assembler or evaluator). aiokafka (faust, the sink) and kafka-python read it through cramjam.
         "producer_compression_type": "lz4",
+        # A trace message is a few kB: faust's defaults (no linger, 16 kB batches) send a produce request or
+        # two per trace, and writing them cost more than building them. 5 ms of linger and 1 MB batches send
+        # a batch of traces per request.
+        "producer_linger": 0.005,
+        "producer_max_batch_size": 1024 * 1024,
     }
     options.update(overrides)
     return faust.App(app_id, **options)

@@ -232,8 +232,7 @@ class PipelineSettings(BaseSettings):
     assembler_batch_within_s: float = Field(0.2, gt=0.0)
     """Longest the assembler waits to fill a batch."""
     assembler_checkpoint_s: float = Field(10.0, gt=0.0)
-    """Longest a trace being assembled lives in memory only (its spans' offsets uncommitted, so a restart reads
-    them again); after this its state is written to the changelog. Bounds what a restart re-reads."""
+    """Longest an open trace lives only in memory (offsets uncommitted, a restart re-reads it) before a checkpoint."""
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     """Messages larger than this are dead-lettered unread."""
     max_trace_message_bytes: int = Field(900_000, ge=10_000)

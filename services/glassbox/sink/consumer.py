@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 from glassbox.common.clickhouse import ClickHouseUnavailableError, Client, writer_client
 from glassbox.common.kafka import topic_name
 from glassbox.common.logging import RateLimitedLog, get_logger
+from glassbox.common.runtime import CollectBetweenBatches
 from glassbox.common.settings import ClickHouseSettings, KafkaSettings, PipelineSettings
 from glassbox.models.topics import DEAD_LETTERS, EVALUATION_RESULTS, PIPELINE_METRICS, SPANS, TRACES
 from glassbox.sink.batch import Progress
@@ -49,7 +50,9 @@ class Sink:
     ``client_factory`` returns the ClickHouse client to write with (default: a writer
     client from the settings); ``migrate`` applies pending migrations once connected;
     ``stop_timeout_s`` bounds how long stopping keeps retrying to store pending rows (rows
-    not stored are not committed, so they are read again later).
+    not stored are not committed, so they are read again later). ``collect_between_batches``
+    moves the process's garbage collection to the points right after a batch was written
+    (:class:`~glassbox.common.runtime.CollectBetweenBatches`): for the sink's own process and the worker.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class Sink:
         stop_timeout_s: float = 30.0,
         max_records: int = 10_000,
         migrate: bool = False,
+        collect_between_batches: bool = False,
     ) -> None:
         self.kafka, self.clickhouse, self.pipeline = kafka, clickhouse, pipeline
         self.stats = SinkStats()
@@ -90,6 +94,7 @@ class Sink:
         self._stopping = asyncio.Event()
         self._done = asyncio.Event()
         self._warn = RateLimitedLog(log, 10.0)
+        self._gc = CollectBetweenBatches() if collect_between_batches else None
 
     @property
     def topics(self) -> list[str]:
@@ -105,9 +110,13 @@ class Sink:
                 return
             self.started.set()
             log.info("sink.started", topics=self.topics, group=self.pipeline.sink_group)
+            if self._gc is not None:
+                self._gc.start(time.monotonic())
             while not self._stopping.is_set():
                 await self._step()
         finally:
+            if self._gc is not None:
+                self._gc.stop()
             await self._shutdown()
             self._done.set()
 
@@ -207,7 +216,10 @@ class Sink:
             self._flusher.add(METRICS_TABLE.name, SELF_TP, 0, self.metrics.rows(self.stats, self._lags()), now)
         batches = self.stats.batches
         await self._flusher.flush()
-        await self._commit(force=self.stats.batches > batches)
+        wrote = self.stats.batches > batches
+        await self._commit(force=wrote)
+        if self._gc is not None:
+            self._gc.step(time.monotonic(), wrote)
 
     def _ingest(self, tp: TopicPartition, messages: list[ConsumerRecord[Any, Any]], now: float) -> None:
         role = self._roles[tp.topic]

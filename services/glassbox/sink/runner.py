@@ -24,7 +24,8 @@ def run_sink(
     ``query_port``, this process (which owns the data directory) also serves the read-only query endpoint.
     """
     query_path = str(clickhouse.chdb_path) if query_port is not None and clickhouse.chdb_path else None
-    asyncio.run(_main(Sink(kafka, clickhouse, pipeline, migrate=migrate), query_path, query_port))
+    sink = Sink(kafka, clickhouse, pipeline, migrate=migrate, collect_between_batches=True)
+    asyncio.run(_main(sink, query_path, query_port))
 
 
 async def _main(sink: Sink, query_path: str | None = None, query_port: int | None = None) -> None:

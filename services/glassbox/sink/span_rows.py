@@ -39,6 +39,11 @@ OTEL_SPAN_KIND: dict[SpanKind, str] = {
 
 OTEL_STATUS: dict[StatusCode, str] = {StatusCode.UNSET: "Unset", StatusCode.OK: "Ok", StatusCode.ERROR: "Error"}
 
+NONE: tuple[()] = ()
+"""Every empty Array value. Array values are tuples: a row holds tens of thousands of them until its batch is
+inserted, and tuples of atomic values are no work for the garbage collector, unlike lists (one shared empty
+tuple is no new object at all)."""
+
 SDK_EVALUATOR_VERSION = "1"
 SDK_SCORE_STATUS = "passed"
 """Status of an application-attached score: recorded, not judged (filter EvaluatorType = 'sdk')."""
@@ -158,13 +163,13 @@ def span_row(span: SpanBase, source: Source) -> list[Any]:
         span.duration_ns,
         OTEL_STATUS[span.status.code],
         span.status.message or "",
-        [e.time_unix_nano for e in events] if events else [],
-        [e.name for e in events] if events else [],
-        [text_map(e.attributes) for e in events] if events else [],
-        [],
-        [],
-        [],
-        [],
+        tuple(e.time_unix_nano for e in events) if events else NONE,
+        tuple(e.name for e in events) if events else NONE,
+        tuple(text_map(e.attributes) for e in events) if events else NONE,
+        NONE,
+        NONE,
+        NONE,
+        NONE,
         kind.value,
         operation,
         model,
@@ -182,7 +187,7 @@ def span_row(span: SpanBase, source: Source) -> list[Any]:
         span.cohort or "",
         resource.environment or "",
         resource.release or "",
-        list(span.tags),
+        tuple(span.tags) if span.tags else NONE,
         tool_name,
         span.is_error,
         json_text(span.input),
