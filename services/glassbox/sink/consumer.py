@@ -50,7 +50,9 @@ class Sink:
     ``client_factory`` returns the ClickHouse client to write with (default: a writer
     client from the settings); ``migrate`` applies pending migrations once connected;
     ``stop_timeout_s`` bounds how long stopping keeps retrying to store pending rows (rows
-    not stored are not committed, so they are read again later). ``collect_between_batches``
+    not stored are not committed, so they are read again later). ``max_records`` bounds the messages taken
+    per poll (a spans message carries a trace's spans: 2,000 messages are a batch's worth of rows, and the
+    sink writes between polls). ``collect_between_batches``
     moves the process's garbage collection to the points right after a batch was written
     (:class:`~glassbox.common.runtime.CollectBetweenBatches`): for the sink's own process and the worker.
     """
@@ -63,7 +65,7 @@ class Sink:
         *,
         client_factory: Callable[[], Client] | None = None,
         stop_timeout_s: float = 30.0,
-        max_records: int = 10_000,
+        max_records: int = 2_000,
         migrate: bool = False,
         collect_between_batches: bool = False,
     ) -> None:
