@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from glassbox.common.faust_app import partition_for
 from glassbox.common.kafka import ensure_topics
 from glassbox.common.settings import KafkaSettings, PipelineSettings
 from glassbox.devtools import FakeLLM, Fault
@@ -261,6 +262,82 @@ def test_restart_mid_evaluation_repeats_no_judge_call_and_loses_no_result(
     assert all(asked[t] == 1 for t in published_before), (published_before, asked)
     repeated = sum(n - 1 for n in asked.values())
     assert repeated <= 4, asked
+
+
+def judge_calls(judge: FakeLLM, answers: dict[str, LabelledTrace]) -> dict[str, list[float]]:
+    """Trace id → the times the judge was asked about it (the answer in the prompt names the trace)."""
+    calls: dict[str, list[float]] = {}
+    for record in judge.requests:
+        trace_id = answers[section(record.request.text, "answer")].trace.trace_id
+        calls.setdefault(trace_id, []).append(record.received_at)
+    return calls
+
+
+def test_a_request_still_judged_holds_back_the_commit_of_those_after_it(
+    kafka: KafkaSettings, judge: FakeLLM, corpus: list[LabelledTrace], tmp_path: Path, unique: str
+) -> None:
+    """The first request of a partition waits on a judge that does not answer; the seven after it in the same
+    partition are judged and published, and the worker commits for a while. SIGKILL, restart: the first
+    request is read again and judged (faust must not have committed past it although everything after it was
+    acked), the seven are not judged again."""
+    answers = {t.trace.output["answer"]: t for t in corpus if t.scenario in ("rag_healthy", "rag_hallucination")}
+    same_partition = [t for t in answers.values() if partition_for(t.trace.trace_id.encode(), PARTITIONS) == 0][:8]
+    assert len(same_partition) == 8
+    slow, rest = same_partition[0], same_partition[1:]
+    judge.add_rule(contains=slow.trace.output["answer"], delay=120, times=1, reply=simulated_judge, first=True)
+    config = judge_config(judge.base_url, ["faithfulness"])
+    config["judges"]["default"]["timeout_s"] = 300
+    first = Worker(kafka, config, tmp_path, unique).start()
+    publish_traces(kafka, same_partition)
+    try:
+        partial = read_results(kafka, lambda rs: len(by_id(rs)) >= len(rest), wait_s=60)
+        assert {r.trace_id for r in partial} == {t.trace.trace_id for t in rest}, first.log()[-3000:]
+        time.sleep(6)  # faust commits every 2.8 s: twice at least, with everything but the first request acked
+    finally:
+        first.kill()
+    second = Worker(kafka, config, tmp_path, unique).start()
+    try:
+        results = read_results(kafka, lambda rs: slow.trace.trace_id in {r.trace_id for r in rs}, wait_s=90)
+    finally:
+        second.stop()
+    assert slow.trace.trace_id in {r.trace_id for r in results}, second.log()[-3000:]
+    calls = judge_calls(judge, answers)
+    assert len(calls[slow.trace.trace_id]) == 2
+    assert all(len(calls[t.trace.trace_id]) == 1 for t in rest), calls
+
+
+def test_a_delayed_evaluation_is_parked_survives_a_kill_and_runs_when_due(
+    kafka: KafkaSettings, judge: FakeLLM, corpus: list[LabelledTrace], tmp_path: Path, unique: str
+) -> None:
+    """A binding with a 6 s delay: its requests are parked (the undelayed binding's results come at once),
+    the worker is killed while they wait, and the next worker runs each of them once, after the delay."""
+    answers = {t.trace.output["answer"]: t for t in corpus if t.scenario in ("rag_healthy", "rag_hallucination")}
+    traces = list(answers.values())[:4]
+    config = judge_config(judge.base_url, [])
+    config["bindings"] = [
+        {"name": "now", "evaluators": ["empty_retrieval"]},
+        {"name": "later", "delay_s": 6, "evaluators": ["faithfulness"]},
+    ]
+    first = Worker(kafka, config, tmp_path, unique).start()
+    published_at = time.time()
+    publish_traces(kafka, traces)
+    try:
+        quick = read_results(kafka, lambda rs: len(by_id(rs)) >= len(traces), wait_s=60)
+        assert {r.evaluator for r in by_id(quick).values()} == {"empty_retrieval"}, first.log()[-3000:]
+        time.sleep(1)
+    finally:
+        first.kill()
+    assert judge.count("chat") == 0, "a delayed request ran before its time"
+    second = Worker(kafka, config, tmp_path, unique).start()
+    try:
+        results = read_results(kafka, lambda rs: len(by_id(rs)) >= 2 * len(traces), wait_s=90)
+    finally:
+        second.stop()
+    judged = [r for r in by_id(results).values() if r.evaluator == "faithfulness"]
+    assert {r.trace_id for r in judged} == {t.trace.trace_id for t in traces}, second.log()[-3000:]
+    calls = judge_calls(judge, answers)
+    assert all(len(times) == 1 for times in calls.values()), calls
+    assert min(t for times in calls.values() for t in times) >= published_at + 6
 
 
 def test_budget_exhaustion_stores_skipped_results_with_the_reason(

@@ -35,8 +35,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka.partitioner import murmur2
-
 from glassbox.assembler.state import (
     AddResult,
     Decision,
@@ -49,7 +47,7 @@ from glassbox.assembler.state import (
     read_header,
 )
 from glassbox.common.acks import OrderedAcks, Ticket
-from glassbox.common.faust_app import rewind_uncommitted
+from glassbox.common.faust_app import active_partitions, partition_for, rewind_uncommitted
 from glassbox.common.logging import RateLimitedLog, get_logger
 from glassbox.common.metrics import attach_faust_reporter
 from glassbox.common.settings import KafkaSettings, PipelineSettings
@@ -83,11 +81,6 @@ class AssemblerStats:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2) picks for a key."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class Assembler:
@@ -145,7 +138,7 @@ class Assembler:
         self._held: dict[bytes, _Held] = {}
         """Unacked events per trace whose latest spans are in memory only; oldest first (insertion order)."""
         self._checkpoint_ns = int(pipeline.assembler_checkpoint_s * 1e9)
-        self._acks = OrderedAcks()
+        self._acks = OrderedAcks(app=app)
         self._dlq_log = RateLimitedLog(log, 10.0)
         app.agent(self.spans_topic, name="glassbox-assembler")(self._agent)
         app.timer(tick_s, name="glassbox-assembler-emit")(self._tick)
@@ -170,8 +163,8 @@ class Assembler:
         touched: dict[bytes, TraceState] = {}
         for event in events:
             message = event.message
-            if message.generation_id != self.app.consumer_generation_id:
-                continue  # taken before a rebalance: its partition is read again from the committed offset
+            if self._acks.stale(event):
+                continue
             ticket = self._acks.track(event)
             self.stats.messages += 1
             changed: bytes | None = None
@@ -287,11 +280,7 @@ class Assembler:
         heapq.heappush(self._heap, (when, key))
 
     def _active_partitions(self) -> set[int]:
-        try:
-            actives = self.app.assignor.assigned_actives()
-        except Exception:
-            return set()
-        return {tp.partition for tp in actives if tp.topic == self.spans_name}
+        return active_partitions(self.app, self.spans_name)
 
     async def _on_recover(self) -> None:
         self._index_stale = True

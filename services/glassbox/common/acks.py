@@ -31,7 +31,14 @@ class OrderedAcks:
 
     stream: Any = None
     """The faust stream the events came from (``await stream.ack(event)``); set when the agent starts."""
+    app: Any = None
+    """The faust app, whose consumer generation tells events taken before the last rebalance (None: no check)."""
     _queues: dict[Any, deque[Ticket]] = field(default_factory=dict)
+
+    def stale(self, event: Any) -> bool:
+        """Taken before the last rebalance: not to be processed, its partition is read again from the committed
+        offset (faust drops such events before they reach a stream, but not those already in a take buffer)."""
+        return self.app is not None and event.message.generation_id != self.app.consumer_generation_id
 
     def track(self, event: Any) -> Ticket:
         """Register an event, in the order the stream delivered it."""

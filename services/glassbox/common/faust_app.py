@@ -26,9 +26,40 @@ def broker_credentials(kafka: KafkaSettings) -> Any:
     return None
 
 
+FETCH_WAIT_ATTRIBUTE = "_glassbox_fetch_max_wait_ms"
+
+
+def _install_fetch_wait() -> None:
+    """Let each faust app choose its consumer's fetch wait (see ``KafkaSettings.fetch_max_wait_ms``).
+
+    faust's aiokafka driver builds its group consumer with ``fetch_max_wait_ms=1500`` written into the call.
+    A broker that answers a fetch only when that wait is over (Tansu does, even when data arrives meanwhile)
+    then adds up to 1.5 s to every hop a caught-up agent reads: a trace, an evaluation request, a result.
+    This wraps the driver's factory once: the consumer it builds takes the wait from the app (the attribute
+    aiokafka reads when the consumer starts). A test measures the hop on Tansu, so a faust release that
+    renames these parts fails there, not silently.
+    """
+    from faust.transport.drivers import aiokafka as driver
+
+    thread = driver.AIOKafkaConsumerThread
+    original = thread._create_worker_consumer
+    if getattr(original, "_glassbox", False):
+        return
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        wait = getattr(self.app, FETCH_WAIT_ATTRIBUTE, None)
+        if wait is not None:
+            consumer._fetch_max_wait_ms = wait
+        return consumer
+
+    create_worker_consumer._glassbox = True  # type: ignore[attr-defined]
+    thread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
 def create_app(app_id: str, kafka: KafkaSettings, pipeline: PipelineSettings, **overrides: Any) -> Any:
     """A faust App with Glassbox's defaults: in-memory table store backed by changelogs, no web server,
-    earliest offset reset, batching-friendly buffers, and the configured session timeout."""
+    earliest offset reset, batching-friendly buffers, the configured session timeout and fetch wait."""
     import faust
 
     options: dict[str, Any] = {
@@ -59,7 +90,26 @@ def create_app(app_id: str, kafka: KafkaSettings, pipeline: PipelineSettings, **
         "producer_max_batch_size": 1024 * 1024,
     }
     options.update(overrides)
-    return faust.App(app_id, **options)
+    _install_fetch_wait()
+    app = faust.App(app_id, **options)
+    setattr(app, FETCH_WAIT_ATTRIBUTE, kafka.fetch_max_wait_ms)
+    return app
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) picks for a key."""
+    from aiokafka.partitioner import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def active_partitions(app: Any, topic: str) -> set[int]:
+    """The partitions of ``topic`` this worker holds as active (empty while it has none, or no assignor yet)."""
+    try:
+        actives = app.assignor.assigned_actives()
+    except Exception:
+        return set()
+    return {tp.partition for tp in actives if tp.topic == topic}
 
 
 async def rewind_uncommitted(app: Any, topics: set[str]) -> None:

@@ -69,6 +69,11 @@ def ensure_topics(
         admin.close()
 
 
+def aiokafka_consumer_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """:func:`aiokafka_options` plus the consumer's fetch wait (see ``KafkaSettings.fetch_max_wait_ms``)."""
+    return {**aiokafka_options(kafka), "fetch_max_wait_ms": kafka.fetch_max_wait_ms}
+
+
 def aiokafka_options(kafka: KafkaSettings) -> dict[str, Any]:
     """Security options in aiokafka's spelling."""
     opts: dict[str, Any] = {

@@ -72,6 +72,8 @@ class KafkaSettings(BaseSettings):
     """Client id reported to the brokers."""
     topic_prefix: str = ""
     """Prefix put in front of every topic name (for shared clusters)."""
+    fetch_max_wait_ms: int = Field(100, ge=1, le=30_000)
+    """Longest a consumer's fetch may wait at the broker for data. Tansu holds it this long even when data arrives."""
 
     @field_validator("security_protocol")
     @classmethod

@@ -48,7 +48,7 @@ class DatasetRecordsService:
     async def start(self) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-        from glassbox.common.kafka import aiokafka_options, ensure_topics
+        from glassbox.common.kafka import aiokafka_consumer_options, aiokafka_options, ensure_topics
 
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, lambda: ensure_topics(self.kafka, self.pipeline, specs=(DATASET_RECORDS,)))
@@ -56,7 +56,10 @@ class DatasetRecordsService:
         self._writer = DirectWriter(client, self.clickhouse.database)
         options = aiokafka_options(self.kafka)
         self._consumer = AIOKafkaConsumer(
-            group_id=GROUP, enable_auto_commit=False, auto_offset_reset="earliest", **options
+            group_id=GROUP,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **aiokafka_consumer_options(self.kafka),
         )
         await self._consumer.start()
         self._consumer.assign([TopicPartition(self.topic, 0)])

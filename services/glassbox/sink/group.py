@@ -8,7 +8,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
-from glassbox.common.kafka import aiokafka_options
+from glassbox.common.kafka import aiokafka_consumer_options
 from glassbox.common.settings import KafkaSettings, PipelineSettings
 
 PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
@@ -32,7 +32,7 @@ def group_consumer(
         auto_offset_reset="earliest",
         session_timeout_ms=int(pipeline.session_timeout_s * 1000),
         heartbeat_interval_ms=max(100, int(pipeline.session_timeout_s * 1000 / 3)),
-        **aiokafka_options(kafka),
+        **aiokafka_consumer_options(kafka),
     )
     consumer.subscribe(topics, listener=_Listener(on_assigned, on_revoked))
     return consumer
