@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glassbox.assembler.state import (
+    NS,
     AddResult,
     Decision,
     Timing,
@@ -313,14 +314,6 @@ class Assembler:
                 await self._checkpoint(self.clock())
             except Exception as exc:  # keep the timer alive; nothing unwritten was acked, so nothing is lost
                 log.exception("assembler.emit_failed", error=repr(exc))
-                await self._recover_from_failed_emission()
-
-    async def _recover_from_failed_emission(self) -> None:
-        """emit() may have marked states in memory as emitted before their message was acknowledged: drop
-        them and read their partitions again from the committed offsets (the table holds the rest)."""
-        self._forget_memory()
-        self._index_stale = True
-        await rewind_uncommitted(self.app, {self.spans_name})
 
     async def flush_all(self) -> int:
         """Emit every trace with unemitted spans now (complete when its root arrived), e.g. before a
@@ -356,39 +349,58 @@ class Assembler:
         return await self._emit(mine, now)
 
     async def _emit(self, keys: list[bytes], now: int, force: bool = False) -> int:
-        pending: list[tuple[bytes, TraceState, Any, bytes | None]] = []
-        for key in keys:
-            state = self._state(key)
-            if state is None:
-                continue
-            decision, when = decide(state, now, self.timing)
-            if force and state.dirty:
-                decision = Decision.EMIT_COMPLETE if state.has_root else Decision.EMIT_INCOMPLETE
-            if decision is Decision.WAIT:
-                self._schedule(key, when)
-            elif decision is Decision.EVICT:
-                if key in self.table:
-                    del self.table[key]
-                self._live.pop(key, None)
-                self.stats.evicted += 1
-            else:
-                complete = decision is Decision.EMIT_COMPLETE
-                late = state.emitted_version > 0
-                trace = emit(state, now, complete)
-                data, whole = encode_trace(trace, self.pipeline.max_trace_message_bytes)
-                future = await self.traces_topic.send(key=key, value=data, force=True)
-                pending.append((key, state, future, data if whole else None))
-                self.stats.traces_emitted += 1
-                self.stats.incomplete_emitted += 0 if complete else 1
-                self.stats.late_versions += 1 if late else 0
-        if pending:
-            await asyncio.gather(*(future for _, _, future, _ in pending))
-            for key, state, _, whole_trace in pending:
-                self.table[key] = state.to_bytes(whole_trace)
-                self._live.pop(key, None)
-                await self._release(key)
-                self._schedule(key, next_check(state, self.timing))
+        """Emit the due traces among ``keys``, wait for the broker to have them, then write their states to the
+        table and release their events. If sending fails, the states are as they were and retried in a second."""
+        pending: list[_Emitted] = []
+        try:
+            for key in keys:
+                state = self._state(key)
+                if state is None:
+                    continue
+                decision, when = decide(state, now, self.timing)
+                if force and state.dirty:
+                    decision = Decision.EMIT_COMPLETE if state.has_root else Decision.EMIT_INCOMPLETE
+                if decision is Decision.WAIT:
+                    self._schedule(key, when)
+                elif decision is Decision.EVICT:
+                    if key in self.table:
+                        del self.table[key]
+                    self._live.pop(key, None)
+                    self.stats.evicted += 1
+                else:
+                    before = (state.emitted_version, state.emitted_at_ns, state.dirty)
+                    complete = decision is Decision.EMIT_COMPLETE
+                    trace = emit(state, now, complete)
+                    data, whole = encode_trace(trace, self.pipeline.max_trace_message_bytes)
+                    future = await self.traces_topic.send(key=key, value=data, force=True)
+                    pending.append(_Emitted(key, state, future, data if whole else None, before))
+                    self.stats.incomplete_emitted += 0 if complete else 1
+                    self.stats.late_versions += 1 if before[0] > 0 else 0
+            if pending:
+                await asyncio.gather(*(p.future for p in pending))
+        except Exception:
+            for p in pending:  # not emitted after all: the same version goes out again
+                p.state.emitted_version, p.state.emitted_at_ns, p.state.dirty = p.before
+                self._schedule(p.key, self.clock() + NS)
+            raise
+        for p in pending:
+            self.table[p.key] = p.state.to_bytes(p.whole_trace)
+            self._live.pop(p.key, None)
+            await self._release(p.key)
+            self._schedule(p.key, next_check(p.state, self.timing))
+        self.stats.traces_emitted += len(pending)
         return len(pending)
+
+
+@dataclass(slots=True)
+class _Emitted:
+    key: bytes
+    state: TraceState
+    future: Any
+    whole_trace: bytes | None
+    """The message sent, when it carries every span (it then stands for them in the table)."""
+    before: tuple[int, int, bool]
+    """emitted_version, emitted_at_ns, dirty before the emission (restored if it fails)."""
 
 
 @dataclass(slots=True)
