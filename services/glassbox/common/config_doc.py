@@ -21,7 +21,8 @@ def rows(cls: type[BaseSettings]) -> list[tuple[str, str, str, str]]:
         if hasattr(default, "value"):
             default = default.value
         shown = "" if default is None else str(default)
-        out.append((f"{prefix}{name}".upper(), annotation, shown, (field.description or "").strip()))
+        description = " ".join((field.description or "").split())  # one line: a table row cannot break
+        out.append((f"{prefix}{name}".upper(), annotation, shown, description))
     return out
 
 

@@ -284,8 +284,8 @@ class EvaluatorSettings(BaseSettings):
     judge_concurrency: int = Field(8, ge=1, le=1024)
     """LLM judge calls in flight at once per worker, across all judges."""
     max_inflight: int = Field(1000, ge=1)
-    """Evaluation requests held at once (waiting for their delay or their judges); above it the
-    worker stops fetching requests until some finish."""
+    """Evaluation requests in flight at once (their judges running or waiting for a slot); above it the
+    worker stops fetching requests until some finish. Delayed requests wait parked, outside this bound."""
     sampler_batch: int = Field(1000, ge=1)
     """Traces the sampler takes from the stream at once."""
     batch_within_s: float = Field(0.2, gt=0.0)
