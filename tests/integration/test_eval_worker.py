@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -284,7 +285,10 @@ def test_a_request_still_judged_holds_back_the_commit_of_those_after_it(
     same_partition = [t for t in answers.values() if partition_for(t.trace.trace_id.encode(), PARTITIONS) == 0][:8]
     assert len(same_partition) == 8
     slow, rest = same_partition[0], same_partition[1:]
-    judge.add_rule(contains=slow.trace.output["answer"], delay=120, times=1, reply=simulated_judge, first=True)
+    # Matched on the whole <answer> section: a healthy answer is quoted verbatim in the retrieved context of
+    # other traces, so a substring rule could hold back one of them instead (judged concurrently, in any order).
+    only_slow = rf"<answer>\n{re.escape(slow.trace.output['answer'])}\n</answer>"
+    judge.add_rule(regex=only_slow, delay=120, times=1, reply=simulated_judge, first=True)
     config = judge_config(judge.base_url, ["faithfulness"])
     config["judges"]["default"]["timeout_s"] = 300
     first = Worker(kafka, config, tmp_path, unique).start()
