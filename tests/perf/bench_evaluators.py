@@ -5,7 +5,8 @@
 rules   Rule evaluations per second in one process, over the corpus traces: every rule on every trace,
         the default rule bindings (each rule only where its binding matches), and the latter
         including JSON decoding of the trace. Target ≥ 5,000 traces/s.
-e2e     The same rules end to end through the faust agents in a worker subprocess on Tansu:
+e2e     The same rules end to end through the faust agents in a worker subprocess on Tansu, live and on a
+        backlog (the worker paused while the traces are sent), with the worker's CPU per trace:
         traces published → sampler → requests → evaluator → results on the results topic.
 judge   LLM-judge throughput against the fake provider (its own process, 200 ms latency per call)
         with judge concurrency C, as a ratio of the bound C / 0.2 s. Target ≥ 0.8.
@@ -25,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -161,7 +163,17 @@ async def count_until(servers: str, topic: str, expected: int, wait_s: float) ->
     return seen, last
 
 
-def bench_e2e(n: int = 5000) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a (Linux) process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_e2e(n: int = 20_000) -> None:
+    """Twice, each on a fresh topic prefix with a worker that has joined its group: live (the traces are sent
+    while the worker runs; the sender shares the two cores) and backlog (the worker is stopped with SIGSTOP while
+    every trace is sent, then resumed: its own pace). Timed to the last result; the worker's CPU is read from
+    /proc, which gives its capacity per core whatever else ran."""
     from kafka import KafkaProducer
 
     from glassbox.common.kafka import ensure_topics
@@ -172,36 +184,60 @@ def bench_e2e(n: int = 5000) -> None:
     traces = distinct(corpus(), n)
     runner, names = rules_runner()
     expected = sum(len(runner.run_inline(TraceView(t), runner.plan(t, names))) for t in traces)
+    messages = [(t.trace_id.encode(), t.model_dump_json().encode()) for t in traces]
     broker = start_broker()
-    kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_prefix="b.")
-    ensure_topics(kafka, PipelineSettings(spans_partitions=2))
     config = Path(tempfile.mkdtemp()) / "rules.yaml"
     config.write_text(json.dumps({"bindings": [{"name": "rules", "evaluators": names}]}))
-    env = {**os.environ, "GLASSBOX_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-           "GLASSBOX_KAFKA_TOPIC_PREFIX": "b.", "GLASSBOX_PIPELINE_SPANS_PARTITIONS": "2",
-           "GLASSBOX_PIPELINE_SESSION_TIMEOUT_S": "6", "GLASSBOX_EVAL_CONFIG": str(config),
-           "GLASSBOX_EVAL_GROUP": f"bench-{uuid.uuid4().hex[:6]}", "GLASSBOX_LOG_LEVEL": "warning",
-           "GLASSBOX_EVAL_MAX_INFLIGHT": "20000"}  # fmt: skip
-    log = open(Path(tempfile.mkdtemp()) / "worker.log", "w")  # noqa: SIM115 - handed to the child
-    worker = subprocess.Popen([sys.executable, "-m", "glassbox.cli", "evaluator"], env=env, stdout=log, stderr=log)
-    print(f"  worker log: {log.name}")
+    print(f"e2e: {n} traces through one evaluator worker (faust): traces topic -> sampler -> requests -> "
+          f"{len(names)} rules -> results ({expected / n:.1f} results per trace published)")  # fmt: skip
     try:
-        time.sleep(8)  # group join (half the session timeout) and table recovery
-        producer = KafkaProducer(bootstrap_servers=kafka.servers, linger_ms=20, acks=1)
-        started = time.monotonic()
-        for trace in traces:
-            producer.send(TRACES.full_name("b."), key=trace.trace_id.encode(), value=trace.model_dump_json().encode())
-        producer.flush()
-        seen, last = asyncio.run(count_until(kafka.bootstrap_servers, EVALUATION_RESULTS.full_name("b."),
-                                             expected, 300))  # fmt: skip
-        elapsed = last - started
-        print(f"e2e: {n} traces through one evaluator worker (faust), {len(names)} rules each "
-              f"({expected / n:.1f} results per trace published)")  # fmt: skip
-        print(f"  {seen:,} of {expected:,} results in {elapsed:.1f}s: {n / elapsed:,.0f} traces/s "
-              f"({seen / elapsed:,.0f} results/s)")  # fmt: skip
+        for mode in ("live", "backlog"):
+            prefix = f"{mode}."
+            kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_prefix=prefix)
+            ensure_topics(kafka, PipelineSettings(spans_partitions=2))
+            env = {**os.environ, "GLASSBOX_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+                   "GLASSBOX_KAFKA_TOPIC_PREFIX": prefix, "GLASSBOX_PIPELINE_SPANS_PARTITIONS": "2",
+                   "GLASSBOX_PIPELINE_SESSION_TIMEOUT_S": "30", "GLASSBOX_EVAL_CONFIG": str(config),
+                   "GLASSBOX_EVAL_GROUP": f"bench-{uuid.uuid4().hex[:6]}", "GLASSBOX_LOG_LEVEL": "warning",
+                   "GLASSBOX_EVAL_MAX_INFLIGHT": "20000"}  # fmt: skip
+            log = open(Path(tempfile.mkdtemp()) / "worker.log", "w")  # noqa: SIM115 - handed to the child
+            worker = subprocess.Popen([sys.executable, "-m", "glassbox.cli", "evaluator"], env=env, stdout=log,
+                                      stderr=log)  # fmt: skip
+            producer = KafkaProducer(bootstrap_servers=kafka.servers, linger_ms=20, acks=1,
+                                     batch_size=512 * 1024)  # fmt: skip
+            try:
+                warm = distinct(corpus(), 20)
+                for trace in warm:  # the worker is up, in its group, its tables recovered, once these are out
+                    producer.send(TRACES.full_name(prefix), key=trace.trace_id.encode(),
+                                  value=trace.model_dump_json().encode())  # fmt: skip
+                producer.flush()
+                warm_results = sum(len(runner.run_inline(TraceView(t), runner.plan(t, names))) for t in warm)
+                asyncio.run(count_until(kafka.bootstrap_servers, EVALUATION_RESULTS.full_name(prefix),
+                                        warm_results, 120))  # fmt: skip
+                if mode == "backlog":
+                    worker.send_signal(signal.SIGSTOP)
+                cpu_before = cpu_seconds(worker.pid)
+                started = time.monotonic()
+                for key, value in messages:
+                    producer.send(TRACES.full_name(prefix), key=key, value=value)
+                producer.flush()
+                if mode == "backlog":
+                    started = time.monotonic()
+                    worker.send_signal(signal.SIGCONT)
+                seen, last = asyncio.run(count_until(kafka.bootstrap_servers, EVALUATION_RESULTS.full_name(prefix),
+                                                     warm_results + expected, 300))  # fmt: skip
+                cpu = cpu_seconds(worker.pid) - cpu_before
+                elapsed = last - started
+                print(f"  {mode:<8} {seen - warm_results:,} of {expected:,} results in {elapsed:.1f}s: "
+                      f"{n / elapsed:>6,.0f} traces/s ({(seen - warm_results) / elapsed:,.0f} results/s); worker "
+                      f"CPU {cpu * 1e6 / n:.0f} us per trace = {n / cpu:,.0f} traces per CPU-second")  # fmt: skip
+                print(f"           worker log: {log.name}")
+            finally:
+                producer.close()
+                worker.send_signal(signal.SIGCONT)
+                worker.terminate()
+                worker.wait(30)
     finally:
-        worker.terminate()
-        worker.wait(30)
         broker.stop()
 
 
