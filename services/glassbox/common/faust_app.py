@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from typing import Any
 
@@ -57,6 +59,44 @@ def _install_fetch_wait() -> None:
     thread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
 
 
+def _install_complete_flush() -> None:
+    """Make faust's producer-buffer flush wait for every buffered message.
+
+    Table writes (the assembler's trace states, the evaluator's done and parked entries) are put in faust's
+    ``ProducerBuffer`` and handed to the Kafka client by a background task, one at a time. Before it commits
+    offsets faust flushes that buffer, but ``ProducerBuffer.flush`` returns as soon as 0.1 s pass without a
+    message handed over (a send waiting on metadata for a changelog partition, a busy event loop): the
+    commit then covers events whose table writes are still in the buffer, and a kill -9 loses them. This
+    replaces it, once, with a flush that returns only when the buffer is empty and no message is on its way
+    to the client (which the client's own flush, called next, then waits for). A buffer that stops running
+    with messages left raises, as faust's does.
+    """
+    from faust.transport.producer import ProducerBuffer
+
+    if getattr(ProducerBuffer.flush, "_glassbox", False):
+        return
+    send_pending = ProducerBuffer._send_pending
+
+    async def counted_send_pending(self: Any, fut: Any) -> None:
+        self._glassbox_sending = getattr(self, "_glassbox_sending", 0) + 1
+        try:
+            await send_pending(self, fut)
+        finally:
+            self._glassbox_sending -= 1
+
+    async def flush(self: Any) -> None:
+        while self.size or getattr(self, "_glassbox_sending", 0):
+            if self.state != "running" and self.size:
+                raise RuntimeError("Cannot flush: Producer not Running")
+            self.message_sent.clear()
+            with contextlib.suppress(asyncio.TimeoutError):  # look again: the last message may be done already
+                await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
+
+    flush._glassbox = True  # type: ignore[attr-defined]
+    ProducerBuffer._send_pending = counted_send_pending  # type: ignore[method-assign]
+    ProducerBuffer.flush = flush  # type: ignore[method-assign]
+
+
 def create_app(app_id: str, kafka: KafkaSettings, pipeline: PipelineSettings, **overrides: Any) -> Any:
     """A faust App with Glassbox's defaults: in-memory table store backed by changelogs, no web server,
     earliest offset reset, batching-friendly buffers, the configured session timeout and fetch wait."""
@@ -91,6 +131,7 @@ def create_app(app_id: str, kafka: KafkaSettings, pipeline: PipelineSettings, **
     }
     options.update(overrides)
     _install_fetch_wait()
+    _install_complete_flush()
     app = faust.App(app_id, **options)
     setattr(app, FETCH_WAIT_ATTRIBUTE, kafka.fetch_max_wait_ms)
     return app
