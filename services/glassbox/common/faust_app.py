@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from collections.abc import Mapping
 from typing import Any
 
 from glassbox.common.kafka import ssl_context
+from glassbox.common.logging import get_logger
 from glassbox.common.settings import KafkaSettings, PipelineSettings
+
+log = get_logger("glassbox.faust")
 
 
 def broker_credentials(kafka: KafkaSettings) -> Any:
@@ -57,6 +61,80 @@ def _install_fetch_wait() -> None:
 
     create_worker_consumer._glassbox = True  # type: ignore[attr-defined]
     thread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
+HIGHWATER_FETCH_WAIT_MS = 250
+
+
+async def fetch_high_watermarks(client: Any, positions: Mapping[Any, int]) -> dict[Any, int]:
+    """The high watermark each partition's leader puts in a fetch response, for ``{tp: offset to fetch at}``.
+
+    Partitions whose leader is unknown, or whose fetch fails or comes back without them, are left out. One
+    fetch per leader; its wait is short but not zero (Tansu answers a fetch with no wait with no partitions),
+    and a partition returns at most its batch at that offset."""
+    from aiokafka.protocol.fetch import FetchRequest
+
+    by_node: dict[int, list[tuple[Any, int]]] = {}
+    for tp, offset in positions.items():
+        node = client.cluster.leader_for_partition(tp)
+        if node is None or node < 0:
+            await client.force_metadata_update()
+            node = client.cluster.leader_for_partition(tp)
+        if node is not None and node >= 0:
+            by_node.setdefault(node, []).append((tp, offset))
+    out: dict[Any, int] = {}
+    for node, items in by_node.items():
+        topics: dict[str, list[tuple[int, int, int]]] = {}
+        for tp, offset in items:
+            topics.setdefault(tp.topic, []).append((tp.partition, max(offset, 0), 1024 * 1024))
+        request = FetchRequest(HIGHWATER_FETCH_WAIT_MS, 1, 8 * 1024 * 1024, 0, list(topics.items()))
+        try:
+            response = await client.send(node, request)
+        except Exception as exc:
+            log.warning("faust.highwater_fetch_failed", node=node, error=repr(exc))
+            continue
+        wanted = {(tp.topic, tp.partition): tp for tp, _ in items}
+        for topic, partitions in response.topics:
+            for partition, error_code, highwater, *_ in partitions:
+                tp = wanted.get((topic, partition))
+                if tp is not None and error_code == 0 and highwater is not None and highwater >= 0:
+                    out[tp] = highwater
+    return out
+
+
+def _install_true_highwaters() -> None:
+    """Give faust's table recovery the real end of each changelog partition.
+
+    faust reads a changelog up to the end offset the broker lists (ListOffsets). Tansu lists the base
+    offset of the partition's last record batch plus one, not its last record plus one: with several table
+    writes in one batch (the producer lingers 5 ms), a restarted worker stopped recovery early and lost the
+    writes after the first of that batch (parked evaluations that never ran, done marks forgotten so a
+    judge was paid again, trace states). The high watermark in a fetch response is right on Tansu, and on
+    Kafka it equals the listed end offset; this wraps the driver's lookup once to take the higher of the two.
+    """
+    from faust.transport.drivers import aiokafka as driver
+
+    thread = driver.AIOKafkaConsumerThread
+    original = thread._highwaters
+    if getattr(original, "_glassbox", False):
+        return
+
+    async def highwaters(self: Any, partitions: Any) -> Mapping[Any, int]:
+        listed = dict(await original(self, partitions))
+        if self.consumer.in_transaction or not listed:
+            return listed
+        client = self._ensure_consumer()._client
+        positions = {tp: end - 1 for tp, end in listed.items() if end is not None and end > 0}
+        fetched = await fetch_high_watermarks(client, positions) if positions else {}
+        for tp, mark in fetched.items():
+            if mark > listed[tp]:
+                log.info("faust.highwater_corrected", topic=tp.topic, partition=tp.partition,
+                         listed=listed[tp], fetched=mark)  # fmt: skip
+                listed[tp] = mark
+        return listed
+
+    highwaters._glassbox = True  # type: ignore[attr-defined]
+    thread._highwaters = highwaters  # type: ignore[method-assign]
 
 
 def _install_complete_flush() -> None:
@@ -132,6 +210,7 @@ def create_app(app_id: str, kafka: KafkaSettings, pipeline: PipelineSettings, **
     options.update(overrides)
     _install_fetch_wait()
     _install_complete_flush()
+    _install_true_highwaters()
     app = faust.App(app_id, **options)
     setattr(app, FETCH_WAIT_ATTRIBUTE, kafka.fetch_max_wait_ms)
     return app
