@@ -74,7 +74,10 @@ def run(servers: str, app_id: str, mode: str, workdir: Path) -> tuple[subprocess
     deadline = time.monotonic() + 60
     line = ""
     while time.monotonic() < deadline and not line.startswith(("written", "recovered")):
-        line = proc.stdout.readline().strip()
+        raw = proc.stdout.readline()
+        if not raw:  # the worker exited
+            break
+        line = raw.strip()
     return proc, line
 
 

@@ -3,7 +3,7 @@
 Table writes (the assembler's trace states, the evaluator's done and parked entries) go to faust's
 ProducerBuffer and reach the broker from a background task. faust's own ``ProducerBuffer.flush`` returns as
 soon as 0.1 s pass without a message sent, so a commit could cover events whose table writes were still in the
-buffer; a kill -9 then lost them (seen as a parked evaluation that never ran after a restart).
+buffer, and a kill -9 would lose them.
 :func:`glassbox.common.faust_app.create_app` installs a flush that waits until the buffer is empty and no
 message is being handed to the client. This drives faust's real buffer service with a slow channel.
 """

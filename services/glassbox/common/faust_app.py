@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from glassbox.common.kafka import ssl_context
@@ -35,6 +35,17 @@ def broker_credentials(kafka: KafkaSettings) -> Any:
 FETCH_WAIT_ATTRIBUTE = "_glassbox_fetch_max_wait_ms"
 
 
+def _replace_once(owner: Any, name: str, build: Callable[[Any], Any]) -> None:
+    """Set ``owner.name`` to ``build(current)`` unless an earlier call already did (faust classes are patched
+    process-wide, and every app built here asks for it)."""
+    current = getattr(owner, name)
+    if getattr(current, "_glassbox", False):
+        return
+    replacement = build(current)
+    replacement._glassbox = True
+    setattr(owner, name, replacement)
+
+
 def _install_fetch_wait() -> None:
     """Let each faust app choose its consumer's fetch wait (see ``KafkaSettings.fetch_max_wait_ms``).
 
@@ -47,20 +58,17 @@ def _install_fetch_wait() -> None:
     """
     from faust.transport.drivers import aiokafka as driver
 
-    thread = driver.AIOKafkaConsumerThread
-    original = thread._create_worker_consumer
-    if getattr(original, "_glassbox", False):
-        return
+    def build(original: Any) -> Any:
+        def create_worker_consumer(self: Any, transport: Any) -> Any:
+            consumer = original(self, transport)
+            wait = getattr(self.app, FETCH_WAIT_ATTRIBUTE, None)
+            if wait is not None:
+                consumer._fetch_max_wait_ms = wait
+            return consumer
 
-    def create_worker_consumer(self: Any, transport: Any) -> Any:
-        consumer = original(self, transport)
-        wait = getattr(self.app, FETCH_WAIT_ATTRIBUTE, None)
-        if wait is not None:
-            consumer._fetch_max_wait_ms = wait
-        return consumer
+        return create_worker_consumer
 
-    create_worker_consumer._glassbox = True  # type: ignore[attr-defined]
-    thread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+    _replace_once(driver.AIOKafkaConsumerThread, "_create_worker_consumer", build)
 
 
 HIGHWATER_FETCH_WAIT_MS = 250
@@ -74,13 +82,15 @@ async def fetch_high_watermarks(client: Any, positions: Mapping[Any, int]) -> di
     and a partition returns at most its batch at that offset."""
     from aiokafka.protocol.fetch import FetchRequest
 
+    def leader(tp: Any) -> int:
+        node = client.cluster.leader_for_partition(tp)
+        return -1 if node is None else int(node)
+
+    if any(leader(tp) < 0 for tp in positions):
+        await client.force_metadata_update()
     by_node: dict[int, list[tuple[Any, int]]] = {}
     for tp, offset in positions.items():
-        node = client.cluster.leader_for_partition(tp)
-        if node is None or node < 0:
-            await client.force_metadata_update()
-            node = client.cluster.leader_for_partition(tp)
-        if node is not None and node >= 0:
+        if (node := leader(tp)) >= 0:
             by_node.setdefault(node, []).append((tp, offset))
     out: dict[Any, int] = {}
     for node, items in by_node.items():
@@ -114,27 +124,24 @@ def _install_true_highwaters() -> None:
     """
     from faust.transport.drivers import aiokafka as driver
 
-    thread = driver.AIOKafkaConsumerThread
-    original = thread._highwaters
-    if getattr(original, "_glassbox", False):
-        return
-
-    async def highwaters(self: Any, partitions: Any) -> Mapping[Any, int]:
-        listed = dict(await original(self, partitions))
-        if self.consumer.in_transaction or not listed:
+    def build(original: Any) -> Any:
+        async def highwaters(self: Any, partitions: Any) -> Mapping[Any, int]:
+            listed = dict(await original(self, partitions))
+            if self.consumer.in_transaction or not listed:
+                return listed
+            client = self._ensure_consumer()._client
+            positions = {tp: end - 1 for tp, end in listed.items() if end is not None and end > 0}
+            fetched = await fetch_high_watermarks(client, positions) if positions else {}
+            for tp, mark in fetched.items():
+                if mark > listed[tp]:
+                    log.info("faust.highwater_corrected", topic=tp.topic, partition=tp.partition,
+                             listed=listed[tp], fetched=mark)  # fmt: skip
+                    listed[tp] = mark
             return listed
-        client = self._ensure_consumer()._client
-        positions = {tp: end - 1 for tp, end in listed.items() if end is not None and end > 0}
-        fetched = await fetch_high_watermarks(client, positions) if positions else {}
-        for tp, mark in fetched.items():
-            if mark > listed[tp]:
-                log.info("faust.highwater_corrected", topic=tp.topic, partition=tp.partition,
-                         listed=listed[tp], fetched=mark)  # fmt: skip
-                listed[tp] = mark
-        return listed
 
-    highwaters._glassbox = True  # type: ignore[attr-defined]
-    thread._highwaters = highwaters  # type: ignore[method-assign]
+        return highwaters
+
+    _replace_once(driver.AIOKafkaConsumerThread, "_highwaters", build)
 
 
 def _install_complete_flush() -> None:
@@ -151,16 +158,15 @@ def _install_complete_flush() -> None:
     """
     from faust.transport.producer import ProducerBuffer
 
-    if getattr(ProducerBuffer.flush, "_glassbox", False):
-        return
-    send_pending = ProducerBuffer._send_pending
+    def counting(send_pending: Any) -> Any:
+        async def counted_send_pending(self: Any, fut: Any) -> None:
+            self._glassbox_sending = getattr(self, "_glassbox_sending", 0) + 1
+            try:
+                await send_pending(self, fut)
+            finally:
+                self._glassbox_sending -= 1
 
-    async def counted_send_pending(self: Any, fut: Any) -> None:
-        self._glassbox_sending = getattr(self, "_glassbox_sending", 0) + 1
-        try:
-            await send_pending(self, fut)
-        finally:
-            self._glassbox_sending -= 1
+        return counted_send_pending
 
     async def flush(self: Any) -> None:
         while self.size or getattr(self, "_glassbox_sending", 0):
@@ -170,9 +176,8 @@ def _install_complete_flush() -> None:
             with contextlib.suppress(asyncio.TimeoutError):  # look again: the last message may be done already
                 await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
 
-    flush._glassbox = True  # type: ignore[attr-defined]
-    ProducerBuffer._send_pending = counted_send_pending  # type: ignore[method-assign]
-    ProducerBuffer.flush = flush  # type: ignore[method-assign]
+    _replace_once(ProducerBuffer, "_send_pending", counting)
+    _replace_once(ProducerBuffer, "flush", lambda _: flush)
 
 
 def create_app(app_id: str, kafka: KafkaSettings, pipeline: PipelineSettings, **overrides: Any) -> Any:
