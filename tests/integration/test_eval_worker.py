@@ -282,7 +282,11 @@ def test_a_request_still_judged_holds_back_the_commit_of_those_after_it(
     request is read again and judged (faust must not have committed past it although everything after it was
     acked), the seven are not judged again."""
     answers = {t.trace.output["answer"]: t for t in corpus if t.scenario in ("rag_healthy", "rag_hallucination")}
-    same_partition = [t for t in answers.values() if partition_for(t.trace.trace_id.encode(), PARTITIONS) == 0][:8]
+    by_partition: dict[int, list[LabelledTrace]] = {}
+    for t in answers.values():
+        by_partition.setdefault(partition_for(t.trace.trace_id.encode(), PARTITIONS), []).append(t)
+    # the corpus's trace ids are random: take the partition holding most of its 22 distinct answers (>= 11)
+    same_partition = max(by_partition.values(), key=len)[:8]
     assert len(same_partition) == 8
     slow, rest = same_partition[0], same_partition[1:]
     # Matched on the whole <answer> section: a healthy answer is quoted verbatim in the retrieved context of
