@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, JsonValue
+from pydantic import ConfigDict, Field, JsonValue
 
 from glassbox.models.ids import SpanId, TraceId
 from glassbox.models.span import SpanEvent, _Model
@@ -55,7 +55,9 @@ class TraceMetrics(_Model):
     """Spans whose parent never arrived."""
 
 
-class AssembledTrace(_Model):
+class TraceSummary(_Model):
+    """Every field of an assembled trace but its spans."""
+
     schema_version: Literal[1] = 1
     trace_id: TraceId
     version: int = Field(ge=1)
@@ -82,16 +84,24 @@ class AssembledTrace(_Model):
     output: JsonValue = None
     """Output of the root span."""
     metrics: TraceMetrics = Field(default_factory=TraceMetrics)
-    spans: list[SpanEvent] = Field(default_factory=list)
     spans_truncated: bool = False
     """True when span payloads were cut to keep the message under the size limit."""
     assembled_at_unix_nano: int = 0
 
 
-class TraceForStorage(AssembledTrace):
-    """An assembled trace as the sink reads it: every field checked except the spans, whose elements it
-    does not validate again. The sink stores no span from a trace message (the ``spans`` table is filled
-    from the spans topic, validated there), and re-validating every span of every trace cost as much as
-    the rest of the sink's work."""
+class AssembledTrace(TraceSummary):
+    """What the assembler emits: the summary and every span."""
 
-    spans: list[Any] = Field(default_factory=list)
+    spans: list[SpanEvent] = Field(default_factory=list)
+
+
+class TraceForStorage(TraceSummary):
+    """An assembled trace as the sink reads it: every summary field checked, the spans skipped unread.
+
+    The sink stores no span from a trace message (the ``spans`` table is filled from the spans topic,
+    validated there). Validating the spans again cost as much as the rest of the sink's work, and even
+    reading them into Python objects unvalidated took 18 of 33 µs per 5 kB trace: with ``extra="ignore"``
+    the JSON parser steps over the ``spans`` array without building it. The traces topic is written by the
+    assembler alone, so ignoring other unknown keys hides no producer's mistake."""
+
+    model_config = ConfigDict(extra="ignore")

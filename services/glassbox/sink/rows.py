@@ -1,4 +1,4 @@
-"""AssembledTrace, EvaluationResult, DeadLetter and PipelineMetrics → rows of their tables.
+"""Assembled traces (their summaries), EvaluationResult, DeadLetter and PipelineMetrics → rows of their tables.
 
 Pure functions: a validated model in, column values out in the order of the
 table's column list in :mod:`glassbox.sink.tables`. Spans are in :mod:`glassbox.sink.span_rows`.
@@ -11,12 +11,12 @@ from typing import Any
 from glassbox.models.deadletter import DeadLetter
 from glassbox.models.evaluation import EvaluationResult
 from glassbox.models.metrics import PipelineMetrics
-from glassbox.models.trace import AssembledTrace
+from glassbox.models.trace import TraceSummary
 from glassbox.sink.convert import json_text, preview
 from glassbox.sink.tables import Source
 
 
-def trace_row(trace: AssembledTrace, source: Source) -> list[Any]:
+def trace_row(trace: TraceSummary, source: Source) -> list[Any]:
     """One ``traces`` row; the span list is not stored here (the spans table has every span)."""
     m = trace.metrics
     return [
