@@ -17,6 +17,7 @@ from typing import Any
 import pydantic_core
 from pydantic import TypeAdapter, ValidationError
 
+from glassbox.models.ids import id_error_message
 from glassbox.models.span import SCHEMA_VERSION, SPAN_ADAPTER, SpanEvent
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -62,10 +63,10 @@ class Decoded:
 def summarize_validation_error(exc: ValidationError, limit: int = 5) -> str:
     """A short, readable summary of a pydantic error: 'field.path: message; ...'."""
     parts: list[str] = []
-    errors = exc.errors(include_url=False, include_input=False)
+    errors = exc.errors(include_url=False)  # the inputs are only looked at (an id's length), never printed
     for err in errors[:limit]:
         loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p))
-        parts.append(f"{loc or '<root>'}: {err['msg']}")
+        parts.append(f"{loc or '<root>'}: {id_error_message(err) or err['msg']}")
     if len(errors) > limit:
         parts.append(f"... and {len(errors) - limit} more errors")
     return "; ".join(parts)
