@@ -83,3 +83,24 @@ def test_fast_and_slow_paths_agree_on_arbitrary_field_values(
         docs[i % spans][field] = value
     value = json.dumps(docs[0] if as_object else docs).encode()
     assert verdict(decode_span_message(value, trace.encode())) == verdict(slow(value, trace.encode()))
+
+
+TRACE_ID = "trace id must be 32 lowercase hex digits, not all zeros (W3C trace-id)"
+SPAN_ID = "span id must be 16 lowercase hex digits, not all zeros (W3C parent-id)"
+BAD_IDS = [
+    ("trace_id", "0" * 32, TRACE_ID),
+    ("trace_id", "A" * 32, TRACE_ID),
+    ("trace_id", "a" * 31, TRACE_ID),
+    ("span_id", "0" * 16, SPAN_ID),
+    ("span_id", "a" * 17, SPAN_ID),
+    ("parent_span_id", "g" * 16, SPAN_ID),
+    ("span_id", 12, "Input should be a valid string"),
+]
+
+
+def test_a_bad_id_is_rejected_with_a_readable_reason() -> None:
+    """Ids are checked by pydantic-core constraints; the reason still names the id format, not a regex."""
+    for field, value, reason in BAD_IDS:
+        decoded = decode_span_message(json.dumps([good_span(**{field: value})]).encode())
+        assert not decoded.spans, (field, value)
+        assert [r.reason for r in decoded.rejected] == [f"{field}: {reason}"], (field, value)
