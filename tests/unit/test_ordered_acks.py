@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from glassbox.common.acks import OrderedAcks
 
@@ -74,3 +74,88 @@ async def test_events_from_before_forget_are_never_acked() -> None:
     for ticket in again:
         await acks.done(ticket)
     assert [offset for _, offset in stream.acked] == [0, 1, 2]
+
+
+class TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True)
+class GenMessage:
+    tp: TP
+    offset: int
+    generation_id: int = 1
+
+
+@dataclass
+class FakeConsumer:
+    """What :meth:`OrderedAcks.reseek_stalled` reads of a faust consumer, and the seeks it asks for."""
+
+    highwaters: dict[TP, int]
+    committed: dict[TP, int] = field(default_factory=dict)
+    sought: list[tuple[TP, int]] = field(default_factory=list)
+    flow_active: bool = True
+
+    @property
+    def _committed_offset(self) -> dict[TP, int]:
+        return self.committed
+
+    def assignment(self) -> set[TP]:
+        return set(self.highwaters)
+
+    def highwater(self, tp: TP) -> int:
+        return self.highwaters[tp]
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.sought.append((tp, offset))
+
+
+@dataclass
+class FakeApp:
+    consumer: FakeConsumer
+    consumer_generation_id: int = 1
+    rebalancing: bool = False
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_partition_with_unread_records_and_no_events_is_fetched_again_from_the_next_offset() -> None:
+    """Partition 0 got offsets 0..2 and its high watermark says 5: after the stall time it is sought to 3.
+    Partition 1 has nothing tracked since the rebalance: sought to its committed offset. Partition 2 is read
+    to its end: left alone. Redelivered offsets are stale; the next new one is not."""
+    clock = Clock()
+    consumer = FakeConsumer({TP("spans", 0): 5, TP("spans", 1): 9, TP("spans", 2): 4}, committed={TP("spans", 1): 7})
+    acks = OrderedAcks(RecordingStream(), FakeApp(consumer), clock=clock)
+    acks.forget()
+    for offset in range(3):
+        acks.track(Event(GenMessage(TP("spans", 0), offset)))  # type: ignore[arg-type]
+    for offset in range(4):
+        acks.track(Event(GenMessage(TP("spans", 2), offset)))  # type: ignore[arg-type]
+    clock.now += 5
+    assert await acks.reseek_stalled("spans", 10.0) == []  # not stalled long enough
+    clock.now += 6
+    assert sorted(await acks.reseek_stalled("spans", 10.0)) == [(TP("spans", 0), 3), (TP("spans", 1), 7)]
+    clock.now += 1.5
+    assert await acks.reseek_stalled("spans", 10.0) == [], "a partition just sought is given time again"
+    assert acks.stale(Event(GenMessage(TP("spans", 0), 2)))  # type: ignore[arg-type]
+    assert not acks.stale(Event(GenMessage(TP("spans", 0), 3)))  # type: ignore[arg-type]
+    assert acks.stale(Event(GenMessage(TP("spans", 0), 3, generation_id=0)))  # type: ignore[arg-type]
+
+
+async def test_no_reseek_while_rebalancing_or_for_other_topics() -> None:
+    clock = Clock()
+    consumer = FakeConsumer({TP("spans", 0): 5, TP("traces", 0): 5}, committed={TP("spans", 0): 1, TP("traces", 0): 1})
+    app = FakeApp(consumer, rebalancing=True)
+    acks = OrderedAcks(RecordingStream(), app, clock=clock)
+    clock.now += 60
+    assert await acks.reseek_stalled("spans", 10.0) == []
+    app.rebalancing = False
+    assert await acks.reseek_stalled("spans", 10.0) == [(TP("spans", 0), 1)]
+    assert consumer.sought == [(TP("spans", 0), 1)]

@@ -47,7 +47,7 @@ from glassbox.assembler.state import (
     next_check,
     read_header,
 )
-from glassbox.common.acks import OrderedAcks, Ticket
+from glassbox.common.acks import STALL_RESEEK_S, OrderedAcks, Ticket
 from glassbox.common.faust_app import active_partitions, partition_for, rewind_uncommitted
 from glassbox.common.logging import RateLimitedLog, get_logger
 from glassbox.common.metrics import attach_faust_reporter
@@ -312,6 +312,7 @@ class Assembler:
             try:
                 await self.emit_due()
                 await self._checkpoint(self.clock())
+                await self._acks.reseek_stalled(self.spans_name, STALL_RESEEK_S)
             except Exception as exc:  # keep the timer alive; nothing unwritten was acked, so nothing is lost
                 log.exception("assembler.emit_failed", error=repr(exc))
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from glassbox.common.acks import OrderedAcks, Ticket
+from glassbox.common.acks import STALL_RESEEK_S, OrderedAcks, Ticket
 from glassbox.common.faust_app import active_partitions, partition_for, rewind_uncommitted
 from glassbox.common.logging import RateLimitedLog, get_logger
 from glassbox.common.metrics import attach_faust_reporter
@@ -250,6 +250,8 @@ class EvaluatorService:
 
     async def _run_parked(self) -> None:
         """Start the parked requests that are due (as many as there are free slots)."""
+        if not self._slots.locked():  # with every slot busy the agent waits on purpose, it is not stalled
+            await self._acks.reseek_stalled(self.requests_name, STALL_RESEEK_S)
         if self._due_stale:
             self._rebuild_due()
         if self._due_stale or not len(self._due):
