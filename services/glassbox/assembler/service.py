@@ -15,10 +15,12 @@ Wiring only; the rules live in :mod:`glassbox.assembler.state` and
   acked at once.
 - A timer emits traces whose grace period (root seen) or inactivity timeout (no root)
   has passed and waits for the broker to acknowledge them; only then is the emitted
-  state written to the faust table (its changelog flushed before any offset is
-  committed) and the trace's events acked. A crash before that re-reads the spans and
-  re-emits the same version, which downstream deduplicates; spans arriving later
-  produce version + 1 from the table's state.
+  state written to the faust table, and once the broker has that changelog record too
+  the trace's events are acked. A crash before that re-reads the spans and re-emits the
+  same version, which downstream deduplicates; spans arriving later produce version + 1
+  from the table's state. Traces and their states go straight to faust's producer
+  (:func:`~glassbox.common.faust_app.direct_sender`), not through faust's topic and
+  table machinery, which cost more per message than assembling the trace.
 - A trace still being assembled after ``assembler_checkpoint_s`` is written to the
   table as it is and its events acked, so a long trace (or one whose root never comes)
   does not hold its partition's offsets back, and a restart re-reads at most that much.
@@ -48,7 +50,7 @@ from glassbox.assembler.state import (
     read_header,
 )
 from glassbox.common.acks import STALL_RESEEK_S, OrderedAcks, Ticket
-from glassbox.common.faust_app import active_partitions, partition_for, rewind_uncommitted
+from glassbox.common.faust_app import SendFn, active_partitions, direct_sender, partition_for, rewind_uncommitted
 from glassbox.common.logging import RateLimitedLog, get_logger
 from glassbox.common.metrics import attach_faust_reporter
 from glassbox.common.settings import KafkaSettings, PipelineSettings
@@ -109,11 +111,12 @@ class Assembler:
         )
         prefix = kafka.topic_prefix
         self.spans_name = SPANS.full_name(prefix)
+        self.traces_name = TRACES.full_name(prefix)
         self.spans_topic = app.topic(
             self.spans_name, key_serializer="raw", value_serializer="raw", partitions=self.partitions
         )
         self.traces_topic = app.topic(
-            TRACES.full_name(prefix), key_serializer="raw", value_serializer="raw", partitions=self.partitions
+            self.traces_name, key_serializer="raw", value_serializer="raw", partitions=self.partitions
         )
         self.dead_letter_topic = app.topic(
             DEAD_LETTERS.full_name(prefix),
@@ -140,6 +143,8 @@ class Assembler:
         """Unacked events per trace whose latest spans are in memory only; oldest first (insertion order)."""
         self._checkpoint_ns = int(pipeline.assembler_checkpoint_s * 1e9)
         self._acks = OrderedAcks(app=app)
+        self._send: SendFn = direct_sender(app)
+        self._background: set[asyncio.Future[None]] = set()
         self._dlq_log = RateLimitedLog(log, 10.0)
         app.agent(self.spans_topic, name="glassbox-assembler")(self._agent)
         app.timer(tick_s, name="glassbox-assembler-emit")(self._tick)
@@ -244,13 +249,42 @@ class Assembler:
             if held.since_ns > horizon:
                 break
             due.append(key)
+        states = [(key, state.to_bytes()) for key in due if (state := self._live.get(key)) is not None]
+        await self._write_states(states)
+        self.stats.checkpoints += len(states)
         for key in due:
-            state = self._live.get(key)
-            if state is not None:
-                self.table[key] = state.to_bytes()
-                self.stats.checkpoints += 1
             await self._release(key)
         return len(due)
+
+    @property
+    def changelog_name(self) -> str:
+        return str(self.table.changelog_topic.get_topic_name())
+
+    async def _write_states(self, states: list[tuple[bytes, bytes]]) -> None:
+        """Write trace states to the table: their changelog records first, and once the broker has every one of
+        them, the table's store. Raises (nothing stored) if the broker does not take them."""
+        if not states:
+            return
+        changelog = self.changelog_name
+        acks = [await self._send(changelog, key, value, partition_for(key, self.partitions)) for key, value in states]
+        await asyncio.gather(*acks)
+        store = self.table.data
+        for key, value in states:
+            store[key] = value
+
+    def _delete_state(self, key: bytes) -> None:
+        """Drop an evicted trace's state. Its tombstone is not waited for: if it is lost, a restart brings the
+        state back and evicts it again."""
+        if self.table.data.pop(key, None) is not None:
+            task = asyncio.ensure_future(self._tombstone(key))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _tombstone(self, key: bytes) -> None:
+        try:
+            await (await self._send(self.changelog_name, key, None, partition_for(key, self.partitions)))
+        except Exception as exc:
+            log.warning("assembler.tombstone_failed", error=repr(exc))
 
     async def _reroute(self, trace_id: str, raw: bytes) -> None:
         await self.spans_topic.send(key=trace_id.encode(), value=raw, force=True)
@@ -351,7 +385,8 @@ class Assembler:
 
     async def _emit(self, keys: list[bytes], now: int, force: bool = False) -> int:
         """Emit the due traces among ``keys``, wait for the broker to have them, then write their states to the
-        table and release their events. If sending fails, the states are as they were and retried in a second."""
+        table and release their events. If sending either fails, the states are as they were and retried in a
+        second (a trace the broker took is then sent again with the same version)."""
         pending: list[_Emitted] = []
         try:
             for key in keys:
@@ -364,8 +399,7 @@ class Assembler:
                 if decision is Decision.WAIT:
                     self._schedule(key, when)
                 elif decision is Decision.EVICT:
-                    if key in self.table:
-                        del self.table[key]
+                    self._delete_state(key)
                     self._live.pop(key, None)
                     self.stats.evicted += 1
                 else:
@@ -373,19 +407,19 @@ class Assembler:
                     complete = decision is Decision.EMIT_COMPLETE
                     trace = emit(state, now, complete)
                     data, whole = encode_trace(trace, self.pipeline.max_trace_message_bytes)
-                    future = await self.traces_topic.send(key=key, value=data, force=True)
+                    future = await self._send(self.traces_name, key, data, None)
                     pending.append(_Emitted(key, state, future, data if whole else None, before))
                     self.stats.incomplete_emitted += 0 if complete else 1
                     self.stats.late_versions += 1 if before[0] > 0 else 0
             if pending:
-                await asyncio.gather(*(p.future for p in pending))
+                await asyncio.gather(*(p.future for p in pending))  # the traces are in Kafka: now their states
+                await self._write_states([(p.key, p.state.to_bytes(p.whole_trace)) for p in pending])
         except Exception:
             for p in pending:  # not emitted after all: the same version goes out again
                 p.state.emitted_version, p.state.emitted_at_ns, p.state.dirty = p.before
                 self._schedule(p.key, self.clock() + NS)
             raise
         for p in pending:
-            self.table[p.key] = p.state.to_bytes(p.whole_trace)
             self._live.pop(p.key, None)
             await self._release(p.key)
             self._schedule(p.key, next_check(p.state, self.timing))
