@@ -1,6 +1,6 @@
 """Pipeline benchmark: the Glassbox assembler and sink against the raw engines' ceiling, in one run.
 
-    python tests/perf/bench_pipeline.py [--spans 200000] [--spans-per-trace 10]
+    python tests/perf/bench_pipeline.py [--spans 400000] [--spans-per-trace 10] [--rounds 3]
 
 On the same generated span events (JSON arrays of one trace's spans, keyed by trace id, as the SDK
 sends them):
@@ -17,7 +17,9 @@ two cores with the producer). Backlog: every event is in Kafka before the consum
 workers are stopped once their groups formed and started again), and the sustained rate is the rows
 stored after the first insert over the time from that insert to the last one — the same formula for
 both. Each Glassbox figure is printed with its ratio to the raw figure of the same mode and to the
-higher raw figure.
+higher raw figure. With ``--rounds N`` the raw ceiling and Glassbox are measured N times, one after the
+other, and the medians of the figures and of each round's ratios are printed last (the machine's pace
+drifts by a fifth between minutes).
 
 Prints sustained spans/s for both and the ratio (target >= 0.3); p50 and p99 ingest-to-queryable
 latency at half the measured maximum rate (target p99 <= 2 s); bytes per span on disk against the
@@ -33,6 +35,7 @@ import logging
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -189,9 +192,8 @@ def raw_consumer(servers: str, topic: str, chdb_path: str, expect_spans: int) ->
 
 
 INGEST_WINDOW = (
-    "SELECT toUnixTimestamp64Milli(min(_ingested_at)), toUnixTimestamp64Milli(max(_ingested_at)), "
-    "countIf(_ingested_at = (SELECT min(_ingested_at) FROM {table} WHERE {name} != 'warm-up')) "
-    "FROM {table} WHERE {name} != 'warm-up'"
+    "SELECT toUnixTimestamp64Milli(min(at)), toUnixTimestamp64Milli(max(at)), argMin(n, at) "
+    "FROM (SELECT _ingested_at AS at, count() AS n FROM {table} WHERE {name} != 'warm-up' GROUP BY at)"
 )
 """First and last insert time of the workload's spans (ms) and the rows of the first insert: a backlog's sustained
 rate is the rows stored after the first insert over the time from it to the last one, for both consumers."""
@@ -351,6 +353,71 @@ def run_glassbox(servers: str, prefix: str, workdir: Path, tag: str, messages: l
     return {"seconds": elapsed, "spans_per_s": rate}
 
 
+RUNS = (("separate", 1, "live"), ("separate", 2, "live"), ("one process", 1, "live"), ("separate", 1, "backlog"))
+"""(layout, assembler processes, mode) of each Glassbox measurement, in the order they run."""
+LIVE_TAGS = ("n1", "n2", "one")
+
+
+def run_tag(layout: str, assemblers: int, mode: str) -> str:
+    return (f"n{assemblers}" if layout == "separate" else "one") + ("b" if mode == "backlog" else "")
+
+
+def describe(tag: str) -> tuple[str, str]:
+    """(mode, what was measured) of a Glassbox measurement."""
+    layout, assemblers, mode = next(run for run in RUNS if run_tag(*run) == tag)
+    what = (f"{assemblers} assembler process(es) + sink process" if layout == "separate"
+            else "assembler and sink in one worker process (the embedded layout)")  # fmt: skip
+    return mode, what
+
+
+def ratio_text(rate: float, raw: dict[str, float], mode: str) -> str:
+    return (f"ratio to the raw ceiling {mode} {rate / raw[mode]:.2f}, to the higher raw figure "
+            f"{rate / max(raw.values()):.2f}; target >= 0.3")  # fmt: skip
+
+
+def measure_round(servers: str, workdir: Path, messages: list[tuple[bytes, bytes]], spans: int, pipeline: Any,
+                  r: int, rounds: int) -> dict[str, float]:  # fmt: skip
+    """One round: the raw ceiling live and on a backlog, then every Glassbox measurement; spans/s by tag."""
+    from glassbox.common.kafka import ensure_topics
+    from glassbox.common.settings import KafkaSettings
+    from glassbox.embedded.broker import free_port
+
+    label = f"round {r + 1}/{rounds}: " if rounds > 1 else ""
+    raw = {
+        "live": raw_ceiling(servers, f"r{r}rawlive.", workdir, messages, spans, pipeline, backlog=False),
+        "backlog": raw_ceiling(servers, f"r{r}rawbacklog.", workdir, messages, spans, pipeline, backlog=True),
+    }
+    for mode, rate in raw.items():
+        print(f"{label}(a) raw ceiling, {mode:7s} (aiokafka getmany 10k -> json.loads -> chDB insert -> commit): "
+              f"{rate:9.0f} spans/s", flush=True)  # fmt: skip
+    rates = {f"raw {mode}": rate for mode, rate in raw.items()}
+    for layout, assemblers, mode in RUNS:
+        tag = run_tag(layout, assemblers, mode)
+        prefix = f"r{r}gb{tag}."
+        ensure_topics(KafkaSettings(bootstrap_servers=servers, topic_prefix=prefix), pipeline)
+        result = run_glassbox(servers, prefix, workdir, f"{tag}-r{r}", messages, spans, assemblers, free_port(),
+                              one_process=layout == "one process", backlog=mode == "backlog")  # fmt: skip
+        rate = rates[tag] = result["spans_per_s"]
+        print(f"{label}(b) glassbox, {mode:7s} {describe(tag)[1]}: {rate:9.0f} spans/s "
+              f"({ratio_text(rate, raw, mode)})", flush=True)  # fmt: skip
+    return rates
+
+
+def print_medians(rounds: list[dict[str, float]]) -> None:
+    """The median of each figure over the rounds, and the median of each round's ratios."""
+    n = len(rounds)
+    for mode in ("live", "backlog"):
+        print(f"median of {n} rounds: (a) raw ceiling, {mode:7s}: "
+              f"{statistics.median(r[f'raw {mode}'] for r in rounds):9.0f} spans/s")  # fmt: skip
+    for tag in (run_tag(*run) for run in RUNS):
+        mode, what = describe(tag)
+        same = statistics.median(r[tag] / r[f"raw {mode}"] for r in rounds)
+        higher = statistics.median(r[tag] / max(r["raw live"], r["raw backlog"]) for r in rounds)
+        print(f"median of {n} rounds: (b) glassbox, {mode:7s} {what}: "
+              f"{statistics.median(r[tag] for r in rounds):9.0f} spans/s (median ratio to the raw ceiling {mode} "
+              f"{same:.2f}, to the higher raw figure {higher:.2f}; target >= 0.3)")  # fmt: skip
+
+
 DISK_PROBE = """
 import sys, clickhouse_connect
 c = clickhouse_connect.get_client(dsn="chdb://" + sys.argv[1])
@@ -366,6 +433,12 @@ def main() -> int:
     parser.add_argument("--spans-per-trace", type=int, default=10)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure the raw ceiling and Glassbox this many times, alternately, and print the medians",
+    )
+    parser.add_argument(
         "--raw-consumer", nargs=4, metavar=("SERVERS", "TOPIC", "CHDB", "SPANS"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -376,7 +449,7 @@ def main() -> int:
 
     from glassbox.common.kafka import ensure_topics
     from glassbox.common.settings import KafkaSettings, PipelineSettings
-    from glassbox.embedded.broker import EmbeddedBroker, free_port
+    from glassbox.embedded.broker import EmbeddedBroker
 
     logging.getLogger("clickhouse_connect").setLevel(logging.ERROR)  # polls while a sink (re)starts are refused
 
@@ -391,33 +464,11 @@ def main() -> int:
 
         messages, raw_bytes = generate(traces, per_trace)
 
-        # (a) the raw ceiling: live, then on a backlog
-        raw = {
-            "live": raw_ceiling(servers, "rawlive.", workdir, messages, spans, pipeline, backlog=False),
-            "backlog": raw_ceiling(servers, "rawbacklog.", workdir, messages, spans, pipeline, backlog=True),
-        }
-        for mode, rate in raw.items():
-            print(f"(a) raw ceiling, {mode:7s} (aiokafka getmany 10k -> json.loads -> chDB insert -> commit): "
-                  f"{rate:9.0f} spans/s")  # fmt: skip
-        raw_rate = max(raw.values())
-
-        # (b) glassbox: live with one and two assembler workers and in one process, then on a backlog
-        results = {}
-        runs = (("separate", 1, "live"), ("separate", 2, "live"), ("one process", 1, "live"),
-                ("separate", 1, "backlog"))  # fmt: skip
-        for layout, assemblers, mode in runs:
-            tag = (f"n{assemblers}" if layout == "separate" else "one") + ("b" if mode == "backlog" else "")
-            prefix = f"gb{tag}."
-            ensure_topics(KafkaSettings(bootstrap_servers=servers, topic_prefix=prefix), pipeline)
-            results[tag] = run_glassbox(servers, prefix, workdir, tag, messages, spans, assemblers, free_port(),
-                                        one_process=layout == "one process", backlog=mode == "backlog")  # fmt: skip
-            rate = results[tag]["spans_per_s"]
-            what = (f"{assemblers} assembler process(es) + sink process" if layout == "separate"
-                    else "assembler and sink in one worker process (the embedded layout)")  # fmt: skip
-            print(f"(b) glassbox, {mode:7s} {what}: {rate:9.0f} spans/s (ratio to the raw ceiling {mode} "
-                  f"{rate / raw[mode]:.2f}, to the higher raw figure {rate / raw_rate:.2f}; "
-                  "target >= 0.3)")  # fmt: skip
-        best = max(r["spans_per_s"] for tag, r in results.items() if not tag.endswith("b"))
+        rounds = [measure_round(servers, workdir, messages, spans, pipeline, r, args.rounds)
+                  for r in range(args.rounds)]  # fmt: skip
+        if args.rounds > 1:
+            print_medians(rounds)
+        best = statistics.median(max(rates[tag] for tag in LIVE_TAGS) for rates in rounds)
 
         # latency at half the maximum rate
         prefix = "lat."
@@ -447,7 +498,7 @@ def main() -> int:
               f"over {n} traces (target p99 <= 2000 ms)")  # fmt: skip
 
         # bytes per span on disk (another process: chDB opens one data path per process)
-        probe = subprocess.run([sys.executable, "-c", DISK_PROBE, str(workdir / "ch-n1")], capture_output=True,
+        probe = subprocess.run([sys.executable, "-c", DISK_PROBE, str(workdir / "ch-n1-r0")], capture_output=True,
                                text=True, check=True)  # fmt: skip
         disk, count = (int(v) for v in probe.stdout.split())
         per_span_raw = raw_bytes / spans
