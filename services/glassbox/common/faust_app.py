@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import random
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
@@ -240,6 +241,7 @@ def create_app(app_id: str, kafka: KafkaSettings, pipeline: PipelineSettings, **
         # a batch of traces per request.
         "producer_linger": 0.005,
         "producer_max_batch_size": 1024 * 1024,
+        "producer_partitioner": cached_partitioner,
     }
     options.update(overrides)
     _install_fetch_wait()
@@ -282,6 +284,18 @@ def partition_for(key: bytes, partitions: int) -> int:
     from aiokafka.partitioner import murmur2
 
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def cached_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """aiokafka's default partitioner with the hash of :func:`partition_for` (cached): the same partition.
+
+    A keyed record sent with no partition (an assembled trace, an evaluation request or result) made the
+    client hash its key with aiokafka's pure-Python murmur2, about 7 µs per record, while the assembler had
+    already asked :func:`partition_for` about that trace id. Records without a key go to a random available
+    partition, as with the default partitioner."""
+    if key is None:
+        return random.choice(available or all_partitions)
+    return all_partitions[partition_for(key, len(all_partitions))]
 
 
 def active_partitions(app: Any, topic: str) -> set[int]:
