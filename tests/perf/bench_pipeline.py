@@ -17,7 +17,11 @@ two cores with the producer). Backlog: every event is in Kafka before the consum
 workers are stopped once their groups formed and started again), and the sustained rate is the rows
 stored after the first insert over the time from that insert to the last one — the same formula for
 both. Each Glassbox figure is printed with its ratio to the raw figure of the same mode and to the
-higher raw figure. With ``--rounds N`` the raw ceiling and Glassbox are measured N times, one after the
+higher raw figure. Each is also given as a steady-state rate, for both consumers alike: the rows stored
+from the insert that passed 10 % of them to the one that passed 90 %, over the time between (for Glassbox the
+slower of spans and traces, a trace standing for its spans), which leaves out start-up (group joins, an
+assembler still starting while the sink already writes) and the drain (the last part-filled batches, the
+last traces' grace period). With ``--rounds N`` the raw ceiling and Glassbox are measured N times, one after the
 other, and the medians of the figures and of each round's ratios are printed last (the machine's pace
 drifts by a fifth between minutes).
 
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -41,6 +46,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +191,8 @@ def raw_consumer(servers: str, topic: str, chdb_path: str, expect_spans: int) ->
         window = client.query(INGEST_WINDOW.format(table="raw.spans", name="Name")).result_rows[0]
         first_ms, last_ms, first_rows = window
         print(f"window {first_ms} {last_ms} {first_rows}", flush=True)
+        inserts = client.query(INSERTS.format(table="raw.spans", name="Name")).result_rows
+        print(f"inserts {json.dumps([list(row) for row in inserts])}", flush=True)
         await consumer.stop()
         return 0.0
 
@@ -200,14 +208,43 @@ rate is the rows stored after the first insert over the time from it to the last
 
 
 def window_rate(rows: int, first_ms: int, last_ms: int, first_rows: int) -> float:
-    return (rows - first_rows) / ((last_ms - first_ms) / 1000) if last_ms > first_ms else 0.0
+    """The rows stored after the first insert over the time from it to the last; 0.0 when the first insert took
+    more than a fifth of the rows (a small workload: what comes after it says little)."""
+    if last_ms <= first_ms or first_rows > rows / 5:
+        return 0.0
+    return (rows - first_rows) / ((last_ms - first_ms) / 1000)
+
+
+INSERTS = (
+    "SELECT toUnixTimestamp64Milli(_ingested_at) AS at, count() FROM {table} WHERE {name} != 'warm-up' "
+    "GROUP BY at ORDER BY at"
+)
+"""The workload's rows per insert (insert time in ms, rows), for :func:`steady_rate`."""
+
+
+def steady_rate(inserts: list[tuple[int, int]], lo: float = 0.1, hi: float = 0.9) -> float:
+    """Rows stored per second between the insert that took the stored rows past ``lo`` of them and the one that
+    took them past ``hi``: the rows of the inserts after the first up to the second, over the time between the
+    two. Start-up (group joins, first fetches) and the drain (the last part-filled batches; for Glassbox the
+    last traces' grace period) are left out, alike for every consumer. 0.0 when one insert passed both marks."""
+    total = sum(n for _, n in inserts)
+    stored = 0
+    mark: tuple[int, int] | None = None
+    for at, n in inserts:
+        stored += n
+        if mark is None and stored >= lo * total:
+            mark = (at, stored)
+        if mark is not None and stored >= hi * total:
+            return (stored - mark[1]) / ((at - mark[0]) / 1000) if at > mark[0] else 0.0
+    return 0.0
 
 
 def raw_ceiling(servers: str, prefix: str, workdir: Path, messages: list[tuple[bytes, bytes]], spans: int,
-                pipeline: Any, *, backlog: bool) -> float:  # fmt: skip
-    """Spans/s of the raw consumer (a child process). Live: from the first event sent to the last stored, the
-    events sent once the consumer is up. Backlog: every event in Kafka first; the rows stored after its first
-    insert over the time from that insert to its last (:data:`INGEST_WINDOW`)."""
+                pipeline: Any, *, backlog: bool) -> tuple[float, float]:  # fmt: skip
+    """Spans/s of the raw consumer (a child process), and its steady-state rate (:func:`steady_rate`). Live: from
+    the first event sent to the last stored, the events sent once the consumer is up. Backlog: every event in
+    Kafka first; the rows stored after its first insert over the time from that insert to its last
+    (:data:`INGEST_WINDOW`)."""
     from glassbox.common.kafka import ensure_topics
     from glassbox.common.settings import KafkaSettings
 
@@ -216,7 +253,8 @@ def raw_ceiling(servers: str, prefix: str, workdir: Path, messages: list[tuple[b
     if backlog:
         produce(servers, topic, [warmup_message(), *messages])
     child = subprocess.Popen([sys.executable, __file__, "--raw-consumer", servers, topic, str(workdir / f"ch-{prefix}"),
-                              str(spans)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+                              str(spans)], stdout=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    STARTED.append(child)
     assert child.stdout is not None
     if not backlog:
         produce(servers, topic, [warmup_message()])
@@ -227,11 +265,12 @@ def raw_ceiling(servers: str, prefix: str, workdir: Path, messages: list[tuple[b
         produce(servers, topic, messages)
     finished = float(child.stdout.readline().split()[1])
     first_ms, last_ms, first_rows = (int(v) for v in child.stdout.readline().split()[1:])
+    steady = steady_rate(json.loads(child.stdout.readline().split(maxsplit=1)[1]))
     child.wait(60)
     if not backlog:
-        return spans / (finished - started)
+        return spans / (finished - started), steady
     # a workload its first insert took whole (a small --spans) has no window: from its first batch then
-    return window_rate(spans, first_ms, last_ms, first_rows) or spans / (finished - first)
+    return window_rate(spans, first_ms, last_ms, first_rows) or spans / (finished - first), steady
 
 
 # ---------------------------------------------------------------------------- (b) glassbox
@@ -253,9 +292,32 @@ def glassbox_env(servers: str, prefix: str, chdb_path: str, tag: str) -> dict[st
     }
 
 
+STARTED: list[subprocess.Popen[Any]] = []
+"""Every child process started, so an interrupted benchmark stops those still running (:func:`stop_all`)."""
+
+
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "glassbox.cli", *args], env=env, start_new_session=True,
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # fmt: skip
+    with open(log, "ab") as out:  # the child keeps its own copy of the file
+        proc = subprocess.Popen([sys.executable, "-m", "glassbox.cli", *args], env=env, start_new_session=True,
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    STARTED.append(proc)
+    return proc
+
+
+@contextlib.contextmanager
+def children() -> Iterator[None]:
+    """On the way out, also when interrupted, stop the children still running (each runs in its own session, so
+    a signal to the benchmark does not reach them), before the broker they use."""
+    try:
+        yield
+    finally:
+        for proc in STARTED:
+            stop(proc)
+        STARTED.clear()
+
+
+def exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds: the children, then the broker, are stopped on the way out
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -345,12 +407,18 @@ def run_glassbox(servers: str, prefix: str, workdir: Path, tag: str, messages: l
         first_ms, last_spans_ms, first_rows = clients[0].query(
             INGEST_WINDOW.format(table="spans", name="SpanName")).result_rows[0]  # fmt: skip
         last_traces_ms = count("SELECT toUnixTimestamp64Milli(max(_ingested_at)) FROM traces")
-        rate = window_rate(spans, first_ms, max(last_spans_ms, last_traces_ms), first_rows)
+        rate = window_rate(spans, first_ms, max(last_spans_ms, last_traces_ms), first_rows) or spans / elapsed
     else:
         rate = spans / elapsed if elapsed else 0.0
+
+    def inserts(table: str, name: str) -> Any:
+        return clients[0].query(INSERTS.format(table=table, name=name)).result_rows
+
+    # the slower of the two tables: a trace row stands for its spans (a lagging assembler shows in its traces)
+    steady = min(steady_rate(inserts("spans", "SpanName")), steady_rate(inserts("traces", "Name")) * spans / traces)
     for proc in procs:
         stop(proc)
-    return {"seconds": elapsed, "spans_per_s": rate}
+    return {"seconds": elapsed, "spans_per_s": rate, "steady_spans_per_s": steady}
 
 
 RUNS = (("separate", 1, "live"), ("separate", 2, "live"), ("one process", 1, "live"), ("separate", 1, "backlog"))
@@ -375,22 +443,30 @@ def ratio_text(rate: float, raw: dict[str, float], mode: str) -> str:
             f"{rate / max(raw.values()):.2f}; target >= 0.3")  # fmt: skip
 
 
+def steady_text(rate: float, raw: float, mode: str) -> str:
+    if not rate:
+        return "    steady state (10-90 % of the rows stored): n/a, one insert took both marks (a small workload)"
+    return (f"    steady state (10-90 % of the rows stored): {rate:9.0f} spans/s"
+            + (f", ratio to the raw ceiling's steady state {mode} {rate / raw:.2f}" if raw else ""))  # fmt: skip
+
+
 def measure_round(servers: str, workdir: Path, messages: list[tuple[bytes, bytes]], spans: int, pipeline: Any,
                   r: int, rounds: int) -> dict[str, float]:  # fmt: skip
-    """One round: the raw ceiling live and on a backlog, then every Glassbox measurement; spans/s by tag."""
+    """One round: the raw ceiling live and on a backlog, then every Glassbox measurement. Spans/s by tag ('raw
+    live', 'n1', ...), and each steady-state rate under '<tag> steady'."""
     from glassbox.common.kafka import ensure_topics
     from glassbox.common.settings import KafkaSettings
     from glassbox.embedded.broker import free_port
 
     label = f"round {r + 1}/{rounds}: " if rounds > 1 else ""
-    raw = {
-        "live": raw_ceiling(servers, f"r{r}rawlive.", workdir, messages, spans, pipeline, backlog=False),
-        "backlog": raw_ceiling(servers, f"r{r}rawbacklog.", workdir, messages, spans, pipeline, backlog=True),
-    }
-    for mode, rate in raw.items():
+    rates: dict[str, float] = {}
+    for mode in ("live", "backlog"):
+        rate, steady = raw_ceiling(servers, f"r{r}raw{mode}.", workdir, messages, spans, pipeline,
+                                   backlog=mode == "backlog")  # fmt: skip
+        rates[f"raw {mode}"], rates[f"raw {mode} steady"] = rate, steady
         print(f"{label}(a) raw ceiling, {mode:7s} (aiokafka getmany 10k -> json.loads -> chDB insert -> commit): "
-              f"{rate:9.0f} spans/s", flush=True)  # fmt: skip
-    rates = {f"raw {mode}": rate for mode, rate in raw.items()}
+              f"{rate:9.0f} spans/s\n{label}{steady_text(steady, 0.0, mode)}", flush=True)  # fmt: skip
+    raw = {mode: rates[f"raw {mode}"] for mode in ("live", "backlog")}
     for layout, assemblers, mode in RUNS:
         tag = run_tag(layout, assemblers, mode)
         prefix = f"r{r}gb{tag}."
@@ -398,24 +474,37 @@ def measure_round(servers: str, workdir: Path, messages: list[tuple[bytes, bytes
         result = run_glassbox(servers, prefix, workdir, f"{tag}-r{r}", messages, spans, assemblers, free_port(),
                               one_process=layout == "one process", backlog=mode == "backlog")  # fmt: skip
         rate = rates[tag] = result["spans_per_s"]
+        steady = rates[f"{tag} steady"] = result["steady_spans_per_s"]
         print(f"{label}(b) glassbox, {mode:7s} {describe(tag)[1]}: {rate:9.0f} spans/s "
-              f"({ratio_text(rate, raw, mode)})", flush=True)  # fmt: skip
+              f"({ratio_text(rate, raw, mode)})\n"
+              f"{label}{steady_text(steady, rates[f'raw {mode} steady'], mode)}", flush=True)  # fmt: skip
     return rates
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
 
 
 def print_medians(rounds: list[dict[str, float]]) -> None:
     """The median of each figure over the rounds, and the median of each round's ratios."""
     n = len(rounds)
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in rounds)
+
     for mode in ("live", "backlog"):
-        print(f"median of {n} rounds: (a) raw ceiling, {mode:7s}: "
-              f"{statistics.median(r[f'raw {mode}'] for r in rounds):9.0f} spans/s")  # fmt: skip
+        print(f"median of {n} rounds: (a) raw ceiling, {mode:7s}: {median(f'raw {mode}'):9.0f} spans/s; steady state "
+              f"{median(f'raw {mode} steady'):9.0f} spans/s")  # fmt: skip
     for tag in (run_tag(*run) for run in RUNS):
         mode, what = describe(tag)
-        same = statistics.median(r[tag] / r[f"raw {mode}"] for r in rounds)
-        higher = statistics.median(r[tag] / max(r["raw live"], r["raw backlog"]) for r in rounds)
-        print(f"median of {n} rounds: (b) glassbox, {mode:7s} {what}: "
-              f"{statistics.median(r[tag] for r in rounds):9.0f} spans/s (median ratio to the raw ceiling {mode} "
-              f"{same:.2f}, to the higher raw figure {higher:.2f}; target >= 0.3)")  # fmt: skip
+        same = statistics.median(_ratio(r[tag], r[f"raw {mode}"]) for r in rounds)
+        higher = statistics.median(_ratio(r[tag], max(r["raw live"], r["raw backlog"])) for r in rounds)
+        steadies = [_ratio(r[f"{tag} steady"], r[f"raw {mode} steady"]) for r in rounds]
+        steady = statistics.median([x for x in steadies if x] or [0.0])
+        print(f"median of {n} rounds: (b) glassbox, {mode:7s} {what}: {median(tag):9.0f} spans/s (median ratio to "
+              f"the raw ceiling {mode} {same:.2f}, to the higher raw figure {higher:.2f}; target >= 0.3); steady "
+              f"state {median(f'{tag} steady'):9.0f} spans/s, median ratio to the raw steady state {mode} "
+              f"{steady:.2f}")  # fmt: skip
 
 
 DISK_PROBE = """
@@ -447,10 +536,6 @@ def main() -> int:
         raw_consumer(servers, topic, chdb_path, int(expect))
         return 0
 
-    from glassbox.common.kafka import ensure_topics
-    from glassbox.common.settings import KafkaSettings, PipelineSettings
-    from glassbox.embedded.broker import EmbeddedBroker
-
     logging.getLogger("clickhouse_connect").setLevel(logging.ERROR)  # polls while a sink (re)starts are refused
 
     per_trace = args.spans_per_trace
@@ -458,7 +543,16 @@ def main() -> int:
     spans = traces * per_trace
     workdir = Path(tempfile.mkdtemp(prefix="glassbox-bench-"))
     print(f"workload: {spans} spans in {traces} traces of {per_trace} spans; workdir {workdir}")
-    with EmbeddedBroker(log_path=workdir / "tansu.log") as broker:
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
+    return run(args, workdir, traces, per_trace, spans)
+
+
+def run(args: argparse.Namespace, workdir: Path, traces: int, per_trace: int, spans: int) -> int:
+    from glassbox.common.kafka import ensure_topics
+    from glassbox.common.settings import KafkaSettings, PipelineSettings
+    from glassbox.embedded.broker import EmbeddedBroker
+
+    with EmbeddedBroker(log_path=workdir / "tansu.log") as broker, children():
         servers = broker.bootstrap_servers
         pipeline = PipelineSettings(spans_partitions=PARTITIONS)
 
