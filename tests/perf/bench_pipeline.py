@@ -209,8 +209,8 @@ rate is the rows stored after the first insert over the time from it to the last
 
 def window_rate(rows: int, first_ms: int, last_ms: int, first_rows: int) -> float:
     """The rows stored after the first insert over the time from it to the last; 0.0 when the first insert took
-    more than a fifth of the rows (a small workload: what comes after it says little)."""
-    if last_ms <= first_ms or first_rows > rows / 5:
+    most of the rows (a small workload: what comes after it says little)."""
+    if last_ms <= first_ms or first_rows > rows / 2:
         return 0.0
     return (rows - first_rows) / ((last_ms - first_ms) / 1000)
 
