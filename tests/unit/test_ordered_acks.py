@@ -159,3 +159,65 @@ async def test_no_reseek_while_rebalancing_or_for_other_topics() -> None:
     app.rebalancing = False
     assert await acks.reseek_stalled("spans", 10.0) == [(TP("spans", 0), 1)]
     assert consumer.sought == [(TP("spans", 0), 1)]
+
+
+@dataclass
+class FakeChannel:
+    waiting: int = 0
+
+    def empty(self) -> bool:
+        return self.waiting == 0
+
+
+@dataclass
+class ChannelStream(RecordingStream):
+    channel: FakeChannel = field(default_factory=FakeChannel)
+
+
+async def test_no_reseek_while_events_wait_for_the_agent() -> None:
+    """A saturated worker can go 10 s without an event of some partition while its stream's channel is full:
+    the agent is behind, the partition is not stalled."""
+    clock = Clock()
+    consumer = FakeConsumer({TP("spans", 0): 50}, committed={TP("spans", 0): 10})
+    stream = ChannelStream(channel=FakeChannel(waiting=3))
+    acks = OrderedAcks(stream, FakeApp(consumer), clock=clock)
+    clock.now += 60
+    assert await acks.reseek_stalled("spans", 10.0) == []
+    stream.channel.waiting = 0
+    clock.now += 2
+    assert await acks.reseek_stalled("spans", 10.0) == [(TP("spans", 0), 10)]
+
+
+class FakeConsumerThread:
+    """faust's consumer thread: runs the calls it is given in its own loop (here: records that it did)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, TP, int]] = []
+
+    async def call_thread(self, method: Any, *args: Any) -> Any:
+        self.calls.append(("in thread", *args))
+        return method(*args)
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.calls.append(("seek", tp, offset))
+
+
+@dataclass
+class ThreadedConsumer(FakeConsumer):
+    _thread: FakeConsumerThread = field(default_factory=FakeConsumerThread)
+    _read_offset: dict[TP, int | None] = field(default_factory=dict)
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        raise AssertionError("faust's Consumer.seek calls the client from the calling thread")
+
+
+async def test_a_stalled_partition_is_sought_from_the_consumer_thread() -> None:
+    """faust's own seek races the fetcher in its thread (KeyError in Fetcher.fetched_records): the seek goes to
+    that thread, and faust's read offset follows as with its own seek."""
+    clock = Clock()
+    consumer = ThreadedConsumer({TP("spans", 0): 9}, committed={TP("spans", 0): 4})
+    acks = OrderedAcks(RecordingStream(), FakeApp(consumer), clock=clock)
+    clock.now += 60
+    assert await acks.reseek_stalled("spans", 10.0) == [(TP("spans", 0), 4)]
+    assert consumer._thread.calls == [("in thread", TP("spans", 0), 4), ("seek", TP("spans", 0), 4)]
+    assert consumer._read_offset == {TP("spans", 0): 4}

@@ -110,10 +110,14 @@ class OrderedAcks:
         committed offset, and the event at that offset never arrived, so its trace never completed). When a
         partition's high watermark has stayed beyond the next offset expected for ``stall_s`` with no event
         tracked, this seeks it to that offset: the offset after the last tracked event, or the committed one if
-        none was tracked since the last rebalance. Anything delivered twice is :meth:`stale`. Returns the
-        partitions sought, with their offsets."""
+        none was tracked since the last rebalance. Anything delivered twice is :meth:`stale`. Nothing is sought
+        while events wait in the stream's channel: the agent is behind (a saturated worker can go 10 s without
+        an event of some partition), not stalled. Returns the partitions sought, with their offsets."""
         app = self.app
         if app is None or getattr(app, "rebalancing", False) or not getattr(app.consumer, "flow_active", True):
+            return []
+        channel = getattr(self.stream, "channel", None)
+        if channel is not None and not channel.empty():  # events wait for the agent: it is behind, not stalled
             return []
         consumer = app.consumer
         now = self.clock()
@@ -133,7 +137,26 @@ class OrderedAcks:
                 continue
             log.warning("acks.partition_stalled", topic=tp.topic, partition=tp.partition, offset=expected,
                         highwater=highwater, idle_s=round(now - self._progress_at.get(tp, self._since), 1))  # fmt: skip
-            await consumer.seek(tp, expected)
+            await seek_in_consumer_thread(consumer, tp, expected)
             self._progress_at[tp] = now
             sought.append((tp, expected))
         return sought
+
+
+async def seek_in_consumer_thread(consumer: Any, tp: Any, offset: int) -> None:
+    """Seek a faust consumer's partition from the thread its Kafka client runs in.
+
+    faust's ``Consumer.seek`` calls the aiokafka consumer from the calling thread, while the client's fetcher
+    runs in faust's consumer thread: a seek that lands while the fetcher hands out records removes the
+    partition under it (``KeyError`` in ``Fetcher.fetched_records``, seen on a saturated worker), and the
+    fetcher crashes the worker. Here the seek runs in that thread's loop, between the fetcher's steps, and the
+    read offset faust keeps is set as its own seek does. A consumer without such a thread is sought directly."""
+    thread = getattr(consumer, "_thread", None)
+    call_thread = getattr(thread, "call_thread", None)
+    if thread is None or call_thread is None:
+        await consumer.seek(tp, offset)
+        return
+    await call_thread(thread.seek, tp, offset)
+    read_offset = getattr(consumer, "_read_offset", None)
+    if read_offset is not None:
+        read_offset[tp] = offset if offset else None
