@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from glassbox.common.faust_app import seek_in_consumer_thread
 from glassbox.common.logging import get_logger
 
 log = get_logger("glassbox.acks")
@@ -141,22 +142,3 @@ class OrderedAcks:
             self._progress_at[tp] = now
             sought.append((tp, expected))
         return sought
-
-
-async def seek_in_consumer_thread(consumer: Any, tp: Any, offset: int) -> None:
-    """Seek a faust consumer's partition from the thread its Kafka client runs in.
-
-    faust's ``Consumer.seek`` calls the aiokafka consumer from the calling thread, while the client's fetcher
-    runs in faust's consumer thread: a seek that lands while the fetcher hands out records removes the
-    partition under it (``KeyError`` in ``Fetcher.fetched_records``, seen on a saturated worker), and the
-    fetcher crashes the worker. Here the seek runs in that thread's loop, between the fetcher's steps, and the
-    read offset faust keeps is set as its own seek does. A consumer without such a thread is sought directly."""
-    thread = getattr(consumer, "_thread", None)
-    call_thread = getattr(thread, "call_thread", None)
-    if thread is None or call_thread is None:
-        await consumer.seek(tp, offset)
-        return
-    await call_thread(thread.seek, tp, offset)
-    read_offset = getattr(consumer, "_read_offset", None)
-    if read_offset is not None:
-        read_offset[tp] = offset if offset else None

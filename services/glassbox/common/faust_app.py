@@ -318,4 +318,23 @@ async def rewind_uncommitted(app: Any, topics: set[str]) -> None:
     committed = await consumer.seek_to_committed()
     for tp in consumer.assignment():
         if tp.topic in topics and not committed.get(tp):
-            await consumer.seek(tp, 0)
+            await seek_in_consumer_thread(consumer, tp, 0)
+
+
+async def seek_in_consumer_thread(consumer: Any, tp: Any, offset: int) -> None:
+    """Seek a faust consumer's partition from the thread its Kafka client runs in.
+
+    faust's ``Consumer.seek`` calls the aiokafka consumer from the calling thread, while the client's fetcher
+    runs in faust's consumer thread: a seek that lands while the fetcher hands out records removes the
+    partition under it (``KeyError`` in ``Fetcher.fetched_records``, seen on a saturated worker), and the
+    fetcher crashes the worker. Here the seek runs in that thread's loop, between the fetcher's steps, and the
+    read offset faust keeps is set as its own seek does. A consumer without such a thread is sought directly."""
+    thread = getattr(consumer, "_thread", None)
+    call_thread = getattr(thread, "call_thread", None)
+    if thread is None or call_thread is None:
+        await consumer.seek(tp, offset)
+        return
+    await call_thread(thread.seek, tp, offset)
+    read_offset = getattr(consumer, "_read_offset", None)
+    if read_offset is not None:
+        read_offset[tp] = offset if offset else None
