@@ -242,7 +242,7 @@ class PipelineSettings(BaseSettings):
     sink_batch_rows: int = Field(20_000, ge=1)
     """The sink inserts when this many rows are pending for a table..."""
     sink_batch_seconds: float = Field(1.0, gt=0.0)
-    """...or when the oldest pending row is this old."""
+    """...or when the oldest pending row is this old, less the time the table's recent writes took (at most half)."""
     sink_max_backoff_s: float = Field(30.0, gt=0.0)
     """Longest pause between retries while ClickHouse is unavailable."""
     assembler_group: str = "glassbox-assembler"

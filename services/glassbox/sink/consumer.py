@@ -1,7 +1,8 @@
 """The sink: Kafka (spans, traces, evaluation results, dead letters) → ClickHouse.
 
 Loop: getmany → rows per table (:mod:`.process`) → flush a table at ``sink_batch_rows`` rows
-or when its oldest row is ``sink_batch_seconds`` old → one insert per table in a worker
+or when its oldest row is ``sink_batch_seconds`` old (less the time its recent writes took, see
+:class:`~glassbox.sink.flusher.Flusher`) → one insert per table in a worker
 thread (the event loop and heartbeats stay alive) → commit offsets only below the first row
 not stored yet. Replays insert nothing twice (:mod:`.replay`); while ClickHouse is down the
 batch is kept, partitions are paused and the write retried forever (:mod:`.outage`); rows

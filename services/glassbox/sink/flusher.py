@@ -44,6 +44,11 @@ class Flusher:
         self.buffers = {t.name: TableBuffer(t.name) for t in TABLES}
         self.inflight: dict[str, Batch] = {}
         self.lock = asyncio.Lock()
+        self.lead_s: dict[str, float] = {}
+        """Per table, how much earlier than ``sink_batch_seconds`` its buffer falls due: the smoothed time its
+        recent writes took (at most half the setting). The sink reads nothing while it writes, so a row that
+        arrived during a write waited for all of it before it was even read; starting early by as much keeps
+        the time from a row's arrival to its insert near ``sink_batch_seconds`` instead of that plus the write."""
 
     def add(self, table: str, tp: TP, offset: int, rows: list[PendingRow], now: float) -> None:
         self.buffers[table].add(tp, offset, rows, now)
@@ -57,9 +62,13 @@ class Flusher:
 
     def wait_s(self, longest: float) -> float:
         """How long the sink may wait for messages before a write is due (the next retry in an outage)."""
-        times = [b.since + self.pipeline.sink_batch_seconds for b in self.buffers.values() if b.since is not None]
+        times = [b.since + self.max_age_s(name) for name, b in self.buffers.items() if b.since is not None]
         due = self.outage.retry_at if self.outage.active else min(times, default=None)
         return max(0.005, min(longest, due - time.monotonic())) if due is not None else longest
+
+    def max_age_s(self, table: str) -> float:
+        """Age of a table's oldest pending row at which its buffer is due: ``sink_batch_seconds`` less its lead."""
+        return self.pipeline.sink_batch_seconds - self.lead_s.get(table, 0.0)
 
     async def flush(self, force: bool = False) -> bool:
         """Write what is due (everything when forced). False when a write failed; it is retried later."""
@@ -67,8 +76,7 @@ class Flusher:
             now = time.monotonic()
             for name, buffer in self.buffers.items():
                 if name not in self.inflight and (
-                    (force and buffer.rows)
-                    or buffer.due(now, self.pipeline.sink_batch_rows, self.pipeline.sink_batch_seconds)
+                    (force and buffer.rows) or buffer.due(now, self.pipeline.sink_batch_rows, self.max_age_s(name))
                 ):
                     self.inflight[name] = buffer.freeze()
             if not self.inflight:
@@ -84,9 +92,17 @@ class Flusher:
                     self.outage.failed(exc, table=name, rows=len(batch.rows))
                     return False
                 del self.inflight[name]
-                self._record(batch, result, time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                self._record(batch, result, seconds)
+                self._learn_lead(name, seconds)
             self.outage.recovered()
             return True
+
+    def _learn_lead(self, table: str, seconds: float) -> None:
+        """Fold one write's time into the table's lead: halfway to the new figure, capped at half the batch
+        interval (a slow ClickHouse must not turn into ever smaller, ever more frequent inserts)."""
+        lead = (self.lead_s.get(table, seconds) + seconds) / 2
+        self.lead_s[table] = min(self.pipeline.sink_batch_seconds / 2, lead)
 
     async def drop_partitions(self, tps: set[TP]) -> None:
         """Forget the rows of partitions this sink no longer owns (they were not committed, so they replay)."""
