@@ -47,8 +47,9 @@ class Flusher:
         self.lead_s: dict[str, float] = {}
         """Per table, how much earlier than ``sink_batch_seconds`` its buffer falls due: the smoothed time its
         recent writes took (at most half the setting). The sink reads nothing while it writes, so a row that
-        arrived during a write waited for all of it before it was even read; starting early by as much keeps
-        the time from a row's arrival to its insert near ``sink_batch_seconds`` instead of that plus the write."""
+        arrives as a write starts is read only once it ends, then waits in the next batch and for that batch's
+        write: starting early by a write's time keeps the insert cycle near ``sink_batch_seconds`` and that
+        row's wait near the setting plus one write, not plus two."""
 
     def add(self, table: str, tp: TP, offset: int, rows: list[PendingRow], now: float) -> None:
         self.buffers[table].add(tp, offset, rows, now)
