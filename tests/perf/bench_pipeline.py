@@ -200,9 +200,6 @@ def raw_consumer(servers: str, topic: str, chdb_path: str, expect_spans: int) ->
                 print("ready", flush=True)
             done += len(rows)
         print(f"done {time.time()}", flush=True)
-        window = client.query(INGEST_WINDOW.format(table="raw.spans", name="Name")).result_rows[0]
-        first_ms, last_ms, first_rows = window
-        print(f"window {first_ms} {last_ms} {first_rows}", flush=True)
         inserts = client.query(INSERTS.format(table="raw.spans", name="Name")).result_rows
         print(f"inserts {json.dumps([list(row) for row in inserts])}", flush=True)
         await consumer.stop()
@@ -211,27 +208,23 @@ def raw_consumer(servers: str, topic: str, chdb_path: str, expect_spans: int) ->
     asyncio.run(run())
 
 
-INGEST_WINDOW = (
-    "SELECT toUnixTimestamp64Milli(min(at)), toUnixTimestamp64Milli(max(at)), argMin(n, at) "
-    "FROM (SELECT _ingested_at AS at, count() AS n FROM {table} WHERE {name} != 'warm-up' GROUP BY at)"
-)
-"""First and last insert time of the workload's spans (ms) and the rows of the first insert: a backlog's sustained
-rate is the rows stored after the first insert over the time from it to the last one, for both consumers."""
-
-
-def window_rate(rows: int, first_ms: int, last_ms: int, first_rows: int) -> float:
-    """The rows stored after the first insert over the time from it to the last; 0.0 when the first insert took
-    most of the rows (a small workload: what comes after it says little)."""
-    if last_ms <= first_ms or first_rows > rows / 2:
-        return 0.0
-    return (rows - first_rows) / ((last_ms - first_ms) / 1000)
-
-
 INSERTS = (
     "SELECT toUnixTimestamp64Milli(_ingested_at) AS at, count() FROM {table} WHERE {name} != 'warm-up' "
     "GROUP BY at ORDER BY at"
 )
-"""The workload's rows per insert (insert time in ms, rows), for :func:`steady_rate`."""
+"""The workload's rows per insert (insert time in ms, rows), for :func:`window_rate` and :func:`steady_rate`."""
+
+
+def window_rate(rows: int, inserts: list[tuple[int, int]], last_ms: int = 0) -> float:
+    """A backlog's sustained rate, for both consumers: the rows stored after the first insert over the time from
+    it to the last one (or ``last_ms``, if later); 0.0 when the first insert took most of the rows (a small
+    workload: what comes after it says little)."""
+    if not inserts:
+        return 0.0
+    (first_ms, first_rows), last_ms = inserts[0], max(last_ms, inserts[-1][0])
+    if last_ms <= first_ms or first_rows > rows / 2:
+        return 0.0
+    return (rows - first_rows) / ((last_ms - first_ms) / 1000)
 
 
 def steady_rate(inserts: list[tuple[int, int]], lo: float = 0.1, hi: float = 0.9) -> float:
@@ -256,7 +249,7 @@ def raw_ceiling(servers: str, prefix: str, workdir: Path, messages: list[tuple[b
     """Spans/s of the raw consumer (a child process), and its steady-state rate (:func:`steady_rate`). Live: from
     the first event sent to the last stored, the events sent once the consumer is up. Backlog: every event in
     Kafka first; the rows stored after its first insert over the time from that insert to its last
-    (:data:`INGEST_WINDOW`)."""
+    (:func:`window_rate`)."""
     from glassbox.common.kafka import ensure_topics
     from glassbox.common.settings import KafkaSettings
 
@@ -276,13 +269,13 @@ def raw_ceiling(servers: str, prefix: str, workdir: Path, messages: list[tuple[b
     if not backlog:
         produce(servers, topic, messages)
     finished = float(child.stdout.readline().split()[1])
-    first_ms, last_ms, first_rows = (int(v) for v in child.stdout.readline().split()[1:])
-    steady = steady_rate(json.loads(child.stdout.readline().split(maxsplit=1)[1]))
+    inserts = [tuple(row) for row in json.loads(child.stdout.readline().split(maxsplit=1)[1])]
+    steady = steady_rate(inserts)
     child.wait(60)
     if not backlog:
         return spans / (finished - started), steady
     # a workload its first insert took whole (a small --spans) has no window: from its first batch then
-    return window_rate(spans, first_ms, last_ms, first_rows) or spans / (finished - first), steady
+    return window_rate(spans, inserts) or spans / (finished - first), steady
 
 
 # ---------------------------------------------------------------------------- (b) glassbox
@@ -305,7 +298,7 @@ def glassbox_env(servers: str, prefix: str, chdb_path: str, tag: str) -> dict[st
 
 
 STARTED: list[subprocess.Popen[Any]] = []
-"""Every child process started, so an interrupted benchmark stops those still running (:func:`stop_all`)."""
+"""Every child process started, so an interrupted benchmark stops those still running (:func:`children`)."""
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -365,7 +358,7 @@ def run_glassbox(servers: str, prefix: str, workdir: Path, tag: str, messages: l
     """Start N assemblers and the sink; once they run, send the workload and time until all is stored.
 
     ``backlog``: once the groups formed, stop the workers, put the whole workload in Kafka, start them again
-    and take the sustained rate over their inserts (:data:`INGEST_WINDOW`), as for the raw consumer's backlog.
+    and take the sustained rate over their inserts (:func:`window_rate`), as for the raw consumer's backlog.
 
     The production layout (``one_process=False``): `glassbox sink` (serving the query endpoint the
     benchmark polls) and N `glassbox assembler` processes. The embedded layout (``one_process=True``):
@@ -415,19 +408,14 @@ def run_glassbox(servers: str, prefix: str, workdir: Path, tag: str, messages: l
     while count("SELECT count() FROM spans") - 1 < spans or count("SELECT count() FROM traces") - 1 < traces:
         time.sleep(0.25)  # the endpoint shares the sink's process: poll gently
     elapsed = time.perf_counter() - started
-    if backlog:
-        first_ms, last_spans_ms, first_rows = clients[0].query(
-            INGEST_WINDOW.format(table="spans", name="SpanName")).result_rows[0]  # fmt: skip
-        last_traces_ms = count("SELECT toUnixTimestamp64Milli(max(_ingested_at)) FROM traces")
-        rate = window_rate(spans, first_ms, max(last_spans_ms, last_traces_ms), first_rows) or spans / elapsed
+    span_inserts, trace_inserts = (clients[0].query(INSERTS.format(table=table, name=name)).result_rows
+                                   for table, name in (("spans", "SpanName"), ("traces", "Name")))  # fmt: skip
+    if backlog:  # until the last span or trace is stored
+        rate = window_rate(spans, span_inserts, trace_inserts[-1][0] if trace_inserts else 0) or spans / elapsed
     else:
         rate = spans / elapsed if elapsed else 0.0
-
-    def inserts(table: str, name: str) -> Any:
-        return clients[0].query(INSERTS.format(table=table, name=name)).result_rows
-
     # the slower of the two tables: a trace row stands for its spans (a lagging assembler shows in its traces)
-    steady = min(steady_rate(inserts("spans", "SpanName")), steady_rate(inserts("traces", "Name")) * spans / traces)
+    steady = min(steady_rate(span_inserts), steady_rate(trace_inserts) * spans / traces)
     for proc in procs:
         stop(proc)
     return {"seconds": elapsed, "spans_per_s": rate, "steady_spans_per_s": steady}
