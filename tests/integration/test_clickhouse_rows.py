@@ -155,6 +155,22 @@ def test_a_retried_batch_is_stored_once_rollups_included(migrated: Client, ch_se
     assert scalar(migrated, f"SELECT sum(Spans) FROM {db}.spans_1m") == 7
 
 
+def test_a_span_sent_twice_in_one_batch_collapses_in_final_not_on_insert(
+    migrated: Client, ch_settings: ClickHouseSettings
+) -> None:
+    """Spans inserts skip the insert-time collapse (optimize_on_insert = 0): a span an application sent twice is
+    two rows until a merge, like a repeat in two batches; FINAL (and OPTIMIZE) count it once."""
+    writer = BatchWriter(migrated, ch_settings.database)
+    spans = trace_of_every_kind()
+    assert writer.write(_span_batch([*spans, spans[0]])) == WriteResult(inserted=len(spans) + 1)
+    db = ch_settings.database
+    assert scalar(migrated, f"SELECT count() FROM {db}.spans") == len(spans) + 1
+    assert scalar(migrated, f"SELECT count() FROM {db}.spans FINAL") == len(spans)
+    assert scalar(migrated, f"SELECT count() FROM {db}.otel_traces") == len(spans)
+    migrated.command(f"OPTIMIZE TABLE {db}.spans FINAL")
+    assert scalar(migrated, f"SELECT count() FROM {db}.spans") == len(spans)
+
+
 def test_refused_rows_are_isolated_without_partial_inserts(migrated: Client, ch_settings: ClickHouseSettings) -> None:
     """Two rows that do not fit their columns, among twenty: 18 stored in one insert, 2 dead letters with offsets."""
     trace_id = new_trace_id()

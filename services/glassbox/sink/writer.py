@@ -115,9 +115,9 @@ class BatchWriter:
     def _context(self, table: str, columns: Sequence[str]) -> InsertContext:
         context = self._contexts.get(table)
         if context is None:
-            context = self.client.create_insert_context(
-                table, list(columns), database=self.database, settings=dict(DEDUP_SETTINGS)
-            )
+            spec = BY_NAME.get(table)
+            settings = {**DEDUP_SETTINGS, **dict(spec.insert_settings if spec is not None else ())}
+            context = self.client.create_insert_context(table, list(columns), database=self.database, settings=settings)
             self._contexts[table] = context
         return context
 
