@@ -142,10 +142,12 @@ def span_row(span: SpanBase, source: Source) -> list[Any]:
     """One ``spans`` row. Timestamps are integer nanoseconds (DateTime64(9) keeps them exactly)."""
     kind: SpanKind = getattr(span, "kind", SpanKind.SPAN)
     payload = getattr(span, "payload", None)
-    # The Payload column's JSON straight from the model, then parsed for the attributes: 1.5 µs a span less than
-    # model_dump(mode="json") and to_json of that (the same JSON and the same document either way).
-    payload_json = payload.model_dump_json(by_alias=True, exclude_none=True) if payload is not None else "{}"
-    payload_doc: dict[str, Any] = pydantic_core.from_json(payload_json) if payload is not None else {}
+    payload_json, payload_doc = "{}", {}
+    if payload is not None:
+        # The Payload column's JSON straight from the model, then parsed for the attributes: 1.5 µs a span less
+        # than model_dump(mode="json") and to_json of that (the same JSON and the same document either way).
+        payload_json = payload.model_dump_json(by_alias=True, exclude_none=True)
+        payload_doc = pydantic_core.from_json(payload_json)
     (operation, model, provider, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, ttft_ms,
      prompt_name, prompt_version, tool_name) = _typed(payload)  # fmt: skip
     resource = span.resource
